@@ -1,0 +1,23 @@
+"""mnsim: motoneuron spinal-circuit simulator.
+
+Conductance-based integrate-and-fire networks of motoneurons and interneurons, compiled
+with numba, configured by validated TOML/YAML files, written to HDF5 (SONATA spikes).
+
+>>> import mnsim
+>>> cfg = mnsim.load_config("configs/example.toml")
+>>> res = mnsim.simulate(cfg, "results/example.h5", overwrite=True)
+>>> res.spikes("mn")
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .api import open_run as open  # noqa: A001  (mnsim.open mirrors xarray.open_dataset)
+from .api import simulate
+from .config import Config, ConfigError, load_config
+from .io import IncompleteRunError
+from .result import Result
+
+__all__ = ["load_config", "simulate", "open", "Result", "Config", "ConfigError",
+           "IncompleteRunError", "__version__"]

@@ -1,0 +1,88 @@
+"""The Python entry points: load a config, simulate it, open a run file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+from .build import build
+from .config import Config, load_config
+from .engine import run
+from .io import H5Store, HDF5Writer, MemoryWriter
+from .result import Result
+
+__all__ = ["simulate", "open_run", "load_config"]
+
+
+def simulate(config: Config | str | os.PathLike, output: str | os.PathLike | None = None,
+             *, overwrite: bool = False,
+             progress: bool | Callable[[float], None] = False) -> Result:
+    """Build and run a network.
+
+    Parameters
+    ----------
+    config : Config or path
+        A validated :class:`~mnsim.config.Config` (see :func:`mnsim.load_config`) or the
+        path of a config file.
+    output : path, optional
+        HDF5 file to write. Without it the result is kept in memory (fine for short runs;
+        long runs with many traces should write a file, which is streamed chunk by chunk).
+    overwrite : bool
+        Replace an existing ``output`` (only once the new run has completed).
+    progress : bool or callable
+        ``True`` shows a progress bar (biological time, ETA); a callable is called after
+        each chunk with the biological time simulated so far (ms).
+
+    Returns
+    -------
+    Result
+        Lazy on the file if ``output`` was given, in memory otherwise.
+
+    Examples
+    --------
+    >>> cfg = mnsim.load_config("configs/example.toml", ["simulation.duration_ms=500"])
+    >>> res = mnsim.simulate(cfg, "results/example.h5", overwrite=True)
+    >>> res.rates()
+    """
+    source = "<config>"
+    if not isinstance(config, Config):
+        source = str(config)
+        config = load_config(config)
+    net = build(config, source)
+    writer = (HDF5Writer(output, config_source=source, overwrite=overwrite)
+              if output is not None else MemoryWriter())
+    writer.config_source = source
+    bar = None
+    callback: Callable[[float], None] | None = None
+    if progress is True:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=round(config.simulation.duration_ms, 6), unit="ms",
+                   desc="simulating", unit_scale=False, dynamic_ncols=True,
+                   bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} ms biological "
+                              "[{elapsed}<{remaining}, {rate_fmt}]")
+
+        def callback(t_ms: float) -> None:
+            bar.update(t_ms - bar.n)
+    elif callable(progress):
+        callback = progress
+    try:
+        run(net, writer, callback)
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    if output is not None:
+        return Result(H5Store(output), Path(output))
+    return Result(writer, None)
+
+
+def open_run(path: str | os.PathLike, allow_incomplete: bool = False) -> Result:
+    """Open a run file lazily (``mnsim.open``).
+
+    Raises :class:`~mnsim.io.IncompleteRunError` for a file whose run did not complete,
+    unless ``allow_incomplete``.
+    """
+    return Result(H5Store(path, allow_incomplete=allow_incomplete), Path(path))

@@ -1,0 +1,469 @@
+"""Turn a validated :class:`~mnsim.config.Config` into the arrays the engine advances.
+
+One builder allocates every array (per-neuron parameters and state as a struct of arrays,
+CSR connectivity, ring buffers, recording buffers); the kernels in :mod:`mnsim.engine`
+only fill them.
+
+Random streams: every random draw comes from its own ``numpy.random.Generator`` seeded
+by ``SeedSequence([seed, crc32(purpose)])``, where ``purpose`` names what is drawn
+("param/mn/capacitance_pF", "connect/ia_mn", "source/ia/block/3", ...). Adding a
+population or changing ``chunk_ms`` therefore never changes the numbers drawn for
+anything else.
+
+Node numbering: neurons of all populations first (in config order), then source nodes.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .config import (
+    Config,
+    ConfigError,
+    LogNormal,
+    Normal,
+    PoolScale,
+    PoissonSource,
+    Population,
+    TimesSource,
+    TrainSource,
+    TRACE_VARIABLES,
+    Uniform,
+    profile_points,
+)
+
+__all__ = ["Network", "build", "rng_for", "pwl_eval"]
+
+#: Source spikes are drawn in blocks of this much biological time, each block from its
+#: own seeded stream, so the spikes do not depend on the chunk length.
+SOURCE_BLOCK_ms = 1000.0
+
+#: Trace variable codes understood by the engine (same order as TRACE_VARIABLES).
+TRACE_CODES = {name: i for i, name in enumerate(TRACE_VARIABLES)}
+
+
+def rng_for(seed: int, purpose: str, *extra: int) -> np.random.Generator:
+    """The random stream for ``purpose`` (a stable name) under the root ``seed``."""
+    return np.random.default_rng(
+        np.random.SeedSequence([seed, zlib.crc32(purpose.encode()), *extra]))
+
+
+def pwl_eval(times: np.ndarray, values: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Piecewise-linear profile through ``(times, values)`` evaluated at ``t``.
+
+    Constant before the first and after the last breakpoint. A repeated time is a jump:
+    the later value applies from that time on (right-continuous).
+    """
+    times = np.asarray(times, float)
+    values = np.asarray(values, float)
+    t = np.asarray(t, float)
+    idx = np.searchsorted(times, t, side="right")  # times[idx-1] <= t < times[idx]
+    out = np.empty_like(t)
+    before = idx == 0
+    after = idx >= len(times)
+    mid = ~(before | after)
+    out[before] = values[0]
+    out[after] = values[-1]
+    i = idx[mid]
+    t0, t1 = times[i - 1], times[i]
+    v0, v1 = values[i - 1], values[i]
+    span = t1 - t0
+    frac = np.where(span > 0, (t[mid] - t0) / np.where(span > 0, span, 1.0), 0.0)
+    out[mid] = v0 + frac * (v1 - v0)
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Per-neuron parameters
+# --------------------------------------------------------------------------------------
+def draw(spec: Any, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Values of a parameter spec for ``n`` neurons (or synapses)."""
+    if isinstance(spec, (int, float)):
+        return np.full(n, float(spec))
+    if isinstance(spec, PoolScale):
+        if n == 1:
+            return np.array([spec.first])
+        if spec.scale == "linear":
+            return np.linspace(spec.first, spec.last, n)
+        return spec.first * (spec.last / spec.first) ** (np.arange(n) / (n - 1))
+    if isinstance(spec, Normal):
+        x = rng.normal(spec.mean, spec.sd, n)
+        if spec.low is not None or spec.high is not None:
+            x = np.clip(x, spec.low, spec.high)
+        return x
+    if isinstance(spec, Uniform):
+        return rng.uniform(spec.low, spec.high, n)
+    if isinstance(spec, LogNormal):
+        s2 = math.log1p((spec.sd / spec.mean) ** 2)
+        return rng.lognormal(math.log(spec.mean) - s2 / 2, math.sqrt(s2), n)
+    raise TypeError(f"unknown parameter spec {spec!r}")  # pragma: no cover
+
+
+NEURON_PARAMS = ("capacitance_pF", "leak_conductance_nS", "leak_reversal_mV",
+                 "threshold_mV", "reset_mV", "refractory_ms", "bias_current_nA",
+                 "ahp_increment_nS", "ahp_tau_ms", "pic_conductance_nS",
+                 "pic_half_activation_mV", "pic_slope_mV", "pic_tau_ms",
+                 "v_init_mV", "g_exc_init_nS", "g_inh_init_nS")
+
+
+def population_params(cfg: Config, name: str) -> dict[str, np.ndarray]:
+    """Per-neuron parameter arrays of one population, as named in the config."""
+    pop: Population = cfg.populations[name]
+    out: dict[str, np.ndarray] = {}
+    seed = cfg.simulation.seed
+    for key in NEURON_PARAMS:
+        spec = getattr(pop, key)
+        if spec is None:  # v_init_mV defaults to the leak reversal of each neuron
+            out[key] = out["leak_reversal_mV"].copy()
+            continue
+        # An unclipped normal draw can in principle leave the declared range; validation
+        # requires mean +- 6 sd inside it, so that needs a > 6 sd draw.
+        out[key] = draw(spec, pop.size, rng_for(seed, f"param/{name}/{key}"))
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Connectivity
+# --------------------------------------------------------------------------------------
+def _bernoulli_pairs(n_pre: int, n_post: int, p: float, rng: np.random.Generator
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """All (pre, post) pairs, each present independently with probability ``p``.
+
+    Skips between successive present pairs of the flattened n_pre x n_post grid are
+    geometric, so the cost grows with the number of synapses, not of pairs.
+    """
+    total = n_pre * n_post
+    if p <= 0 or total == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    if p >= 1:
+        flat = np.arange(total, dtype=np.int64)
+    else:
+        chunks = []
+        pos = -1
+        batch = int(total * p + 5 * math.sqrt(total * p) + 16)
+        while pos < total:
+            gaps = rng.geometric(p, size=batch).astype(np.int64)
+            steps = pos + np.cumsum(gaps)
+            chunks.append(steps[steps < total])
+            pos = int(steps[-1])
+        flat = np.concatenate(chunks)
+    return flat // n_post, flat % n_post
+
+
+def _fixed_fan_in(n_pre: int, n_post: int, k: int, same: bool, rng: np.random.Generator
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Each post neuron gets ``k`` distinct presynaptic partners (never itself if
+    ``same`` is true, i.e. pre and post are one population and autapses are off)."""
+    pre = np.empty(n_post * k, np.int64)
+    for j in range(n_post):
+        if same:
+            c = rng.choice(n_pre - 1, size=k, replace=False)
+            c[c >= j] += 1  # skip j itself
+        else:
+            c = rng.choice(n_pre, size=k, replace=False)
+        pre[j * k:(j + 1) * k] = np.sort(c)
+    post = np.repeat(np.arange(n_post, dtype=np.int64), k)
+    return pre, post
+
+
+@dataclass
+class Synapses:
+    """Synapses of one receptor type in CSR order by presynaptic node."""
+
+    indptr: np.ndarray   # (n_nodes + 1,) int64
+    post: np.ndarray     # (n_syn,) int32, global neuron index
+    weight: np.ndarray   # (n_syn,) float64, nS
+    delay: np.ndarray    # (n_syn,) int32, whole steps
+
+    @property
+    def size(self) -> int:
+        return int(self.post.size)
+
+
+def _csr(n_nodes: int, pre: np.ndarray, post: np.ndarray, w: np.ndarray,
+         d: np.ndarray) -> Synapses:
+    order = np.argsort(pre, kind="stable")
+    counts = np.bincount(pre, minlength=n_nodes)
+    indptr = np.zeros(n_nodes + 1, np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return Synapses(indptr, post[order].astype(np.int32), w[order].astype(np.float64),
+                    d[order].astype(np.int32))
+
+
+# --------------------------------------------------------------------------------------
+# Sources
+# --------------------------------------------------------------------------------------
+class SourceStream:
+    """Spikes of one source, generated lazily in fixed blocks of biological time."""
+
+    def __init__(self, name: str, src: Any, offset: int, seed: int, dt_ms: float):
+        self.name, self.src, self.offset, self.seed, self.dt = name, src, offset, seed, dt_ms
+        if isinstance(src, PoissonSource) and not isinstance(src.rate_Hz, (int, float)):
+            t, v = profile_points(src.rate_Hz, "Hz")
+            self.rate_t, self.rate_v = np.asarray(t, float), np.asarray(v, float)
+        elif isinstance(src, PoissonSource):
+            self.rate_t, self.rate_v = np.array([0.0]), np.array([float(src.rate_Hz)])
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _max_rate(self, t0: float, t1: float) -> float:
+        inside = self.rate_v[(self.rate_t > t0) & (self.rate_t < t1)]
+        ends = pwl_eval(self.rate_t, self.rate_v, np.array([t0, t1]))
+        return float(max(ends.max(), inside.max() if inside.size else 0.0))
+
+    def _poisson_block(self, b: int) -> tuple[np.ndarray, np.ndarray]:
+        t0, t1 = b * SOURCE_BLOCK_ms, (b + 1) * SOURCE_BLOCK_ms
+        rmax = self._max_rate(t0, t1)
+        n = self.src.size
+        if rmax <= 0:
+            return np.empty(0), np.empty(0, np.int64)
+        rng = rng_for(self.seed, f"source/{self.name}/block", b)
+        count = rng.poisson(rmax * n * SOURCE_BLOCK_ms / 1000.0)
+        t = rng.uniform(t0, t1, count)
+        ids = rng.integers(0, n, count)
+        if not np.all(self.rate_v == rmax):  # thinning for a time-varying rate
+            keep = rng.uniform(0.0, rmax, count) < pwl_eval(self.rate_t, self.rate_v, t)
+            t, ids = t[keep], ids[keep]
+        return t, ids
+
+    def _schedule(self) -> np.ndarray:
+        s = self.src
+        if isinstance(s, TrainSource):
+            pulses = np.arange(s.pulses) * (1000.0 / s.frequency_Hz)
+            onsets = s.start_ms + np.arange(s.repeats) * s.repeat_every_ms
+            return (onsets[:, None] + pulses[None, :]).ravel()
+        return np.sort(np.asarray(s.times_ms, float))
+
+    def events(self, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, global node ids) of spikes in steps ``[k0, k1)``."""
+        dt = self.dt
+        if isinstance(self.src, PoissonSource):
+            b0 = int(math.floor(k0 * dt / SOURCE_BLOCK_ms))
+            b1 = int(math.floor((k1 * dt - 1e-12) / SOURCE_BLOCK_ms))
+            ts, ids = [], []
+            for b in range(b0, b1 + 1):
+                if b not in self._cache:
+                    self._cache = {k: v for k, v in self._cache.items() if k >= b0}
+                    self._cache[b] = self._poisson_block(b)
+                t, i = self._cache[b]
+                ts.append(t)
+                ids.append(i)
+            t = np.concatenate(ts)
+            i = np.concatenate(ids)
+            steps = np.floor(t / dt + 1e-9).astype(np.int64)
+        else:
+            times = self._schedule()
+            steps1 = np.round(times / dt).astype(np.int64)
+            steps = np.repeat(steps1, self.src.size)
+            i = np.tile(np.arange(self.src.size), steps1.size)
+        keep = (steps >= k0) & (steps < k1)
+        return steps[keep], i[keep].astype(np.int64) + self.offset
+
+
+# --------------------------------------------------------------------------------------
+# The network
+# --------------------------------------------------------------------------------------
+@dataclass
+class TraceGroup:
+    """One ``[recording.traces.<name>]`` entry, resolved."""
+
+    name: str
+    population: str
+    variables: list[str]
+    node_ids: np.ndarray      # local ids within the population
+    global_ids: np.ndarray    # neuron indices in the flat state arrays
+    interval_steps: int
+
+
+@dataclass
+class Network:
+    """Every array a run needs; built once by :func:`build`, advanced by the engine."""
+
+    config: Config
+    dt_ms: float
+    n_steps: int
+    chunk_steps: int
+    pop_names: list[str]
+    pop_start: np.ndarray       # (P+1,) neuron offsets of populations
+    src_names: list[str]
+    src_start: np.ndarray       # (S+1,) node offsets of sources (>= n_neurons)
+    params: dict[str, dict[str, np.ndarray]]  # per population, as named in the config
+    # struct of arrays handed to the kernels
+    neuron: dict[str, np.ndarray] = field(default_factory=dict)
+    pop: dict[str, np.ndarray] = field(default_factory=dict)
+    state: dict[str, np.ndarray] = field(default_factory=dict)
+    exc: Synapses | None = None
+    inh: Synapses | None = None
+    ring_exc: np.ndarray | None = None
+    ring_inh: np.ndarray | None = None
+    sources: list[SourceStream] = field(default_factory=list)
+    currents: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    inj_ids: np.ndarray | None = None
+    record_spikes: np.ndarray | None = None  # (n_nodes,) uint8
+    traces: list[TraceGroup] = field(default_factory=list)
+
+    @property
+    def n_neurons(self) -> int:
+        return int(self.pop_start[-1])
+
+    @property
+    def n_nodes(self) -> int:
+        return int(self.src_start[-1])
+
+    def node_range(self, name: str) -> tuple[int, int]:
+        """Global [start, stop) of a population or source."""
+        if name in self.pop_names:
+            i = self.pop_names.index(name)
+            return int(self.pop_start[i]), int(self.pop_start[i + 1])
+        i = self.src_names.index(name)
+        return int(self.src_start[i]), int(self.src_start[i + 1])
+
+
+def _steps(ms: float, dt: float) -> int:
+    return int(round(ms / dt))
+
+
+def build(cfg: Config, source: str = "<config>") -> Network:
+    """Allocate and fill every array of a run described by ``cfg``."""
+    sim = cfg.simulation
+    dt = sim.dt_ms
+    seed = sim.seed
+    pop_names = list(cfg.populations)
+    src_names = list(cfg.sources)
+    sizes = [cfg.populations[p].size for p in pop_names]
+    pop_start = np.zeros(len(pop_names) + 1, np.int64)
+    np.cumsum(sizes, out=pop_start[1:])
+    n = int(pop_start[-1])
+    src_start = np.full(len(src_names) + 1, n, np.int64)
+    np.cumsum([cfg.sources[s].size for s in src_names], out=src_start[1:])
+    src_start[1:] += n
+    net = Network(config=cfg, dt_ms=dt, n_steps=_steps(sim.duration_ms, dt),
+                  chunk_steps=max(1, _steps(sim.chunk_ms, dt)), pop_names=pop_names,
+                  pop_start=pop_start, src_names=src_names, src_start=src_start,
+                  params={p: population_params(cfg, p) for p in pop_names})
+
+    # -- per-neuron arrays in kernel units (pF, nS, mV, pA, steps) -----------------
+    cat = lambda key: np.concatenate([net.params[p][key] for p in pop_names])  # noqa
+    pops = [cfg.populations[p] for p in pop_names]
+    g_l = cat("leak_conductance_nS")
+    net.neuron = dict(
+        dt_over_c=dt / cat("capacitance_pF"),
+        g_leak=g_l,
+        g_leak_e_leak=g_l * cat("leak_reversal_mV"),
+        threshold=cat("threshold_mV"),
+        reset=cat("reset_mV"),
+        refractory_steps=np.round(cat("refractory_ms") / dt).astype(np.int32),
+        i_bias=cat("bias_current_nA") * 1000.0,
+        ahp_increment=cat("ahp_increment_nS"),
+        ahp_decay=np.exp(-dt / cat("ahp_tau_ms")),
+        g_pic=cat("pic_conductance_nS") * np.repeat([p.pic_gain for p in pops], sizes),
+        pic_v_half=cat("pic_half_activation_mV"),
+        pic_inv_slope=1.0 / cat("pic_slope_mV"),
+        pic_decay=np.exp(-dt / cat("pic_tau_ms")),
+    )
+    net.pop = dict(
+        start=pop_start,
+        e_exc=np.array([p.exc_reversal_mV for p in pops]),
+        e_inh=np.array([p.inh_reversal_mV for p in pops]),
+        e_ahp=np.array([p.ahp_reversal_mV for p in pops]),
+        e_pic=np.array([p.pic_reversal_mV for p in pops]),
+        exc_decay=np.exp(-dt / np.array([p.exc_tau_ms for p in pops])),
+        inh_decay=np.exp(-dt / np.array([p.inh_tau_ms for p in pops])),
+        has_pic=np.array([bool(np.any(net.params[p]["pic_conductance_nS"] > 0)
+                               and cfg.populations[p].pic_gain > 0) for p in pop_names],
+                         np.bool_),
+    )
+    v0 = cat("v_init_mV")
+    g_pic = net.neuron["g_pic"]
+    v_half = net.neuron["pic_v_half"]
+    net.state = dict(
+        v=v0.copy(),
+        g_exc=cat("g_exc_init_nS"),
+        g_inh=cat("g_inh_init_nS"),
+        g_ahp=np.zeros(n),
+        # PIC starts at its steady state for the initial voltage
+        pic_m=np.where(g_pic > 0, 1.0 / (1.0 + np.exp(-(v0 - v_half)
+                                                     * net.neuron["pic_inv_slope"])), 0.0),
+        refractory_left=np.zeros(n, np.int32),
+        i_inj=np.zeros(n),
+        g_pic_open=np.zeros(n),  # g_pic * m during the current step
+    )
+
+    # -- connectivity -------------------------------------------------------------
+    n_nodes = int(src_start[-1])
+    per_receptor: dict[str, list[tuple[np.ndarray, ...]]] = {"exc": [], "inh": []}
+    for name, pr in cfg.projections.items():
+        rng = rng_for(seed, f"connect/{name}")
+        pre0, pre1 = net.node_range(pr.pre)
+        post0, post1 = net.node_range(pr.post)
+        n_pre, n_post = pre1 - pre0, post1 - post0
+        same = pr.pre == pr.post and not pr.allow_autapses
+        if pr.probability is not None:
+            pre, post = _bernoulli_pairs(n_pre, n_post, pr.probability, rng)
+            if same:
+                keep = pre != post
+                pre, post = pre[keep], post[keep]
+        else:
+            pre, post = _fixed_fan_in(n_pre, n_post, pr.fan_in, same, rng)
+        w = draw(pr.weight_nS, pre.size, rng_for(seed, f"weight/{name}"))
+        d_ms = draw(pr.delay_ms, pre.size, rng_for(seed, f"delay/{name}"))
+        d = np.round(d_ms / dt).astype(np.int64)
+        if np.any(w < 0):
+            raise ConfigError(source, [(f"projections.{name}.weight_nS", float(w.min()),
+                                        "drew a negative weight; add low = 0 to the "
+                                        "distribution")])
+        if np.any(d < 0):
+            raise ConfigError(source, [(f"projections.{name}.delay_ms", float(d_ms.min()),
+                                        "drew a negative delay; add low = 0 to the "
+                                        "distribution")])
+        per_receptor[pr.receptor].append((pre + pre0, post + post0, w, d))
+    # A spike emitted in step k with a delay of d steps is added at the start of step
+    # k + 1 + d (source spikes, timed at the start of their step, at k + d); the ring
+    # holds max_delay + 2 slots.
+    max_d = 0
+    for receptor, parts in per_receptor.items():
+        if parts:
+            pre, post, w, d = (np.concatenate(x) for x in zip(*parts))
+        else:
+            pre = post = d = np.empty(0, np.int64)
+            w = np.empty(0)
+        if d.size:
+            max_d = max(max_d, int(d.max()))
+        setattr(net, receptor, _csr(n_nodes, pre, post, w, d))
+    n_slots = max_d + 2
+    net.ring_exc = np.zeros((n_slots, n))
+    net.ring_inh = np.zeros((n_slots, n))
+
+    # -- sources and injected currents ---------------------------------------------
+    net.sources = [SourceStream(s, cfg.sources[s], int(src_start[i]), seed, dt)
+                   for i, s in enumerate(src_names)]
+    all_inj: list[np.ndarray] = []
+    for name, c in cfg.currents.items():
+        t0, _ = net.node_range(c.target)
+        size = cfg.populations[c.target].size
+        ids = np.arange(size) if c.neurons == "all" else np.asarray(c.neurons)
+        t, v = profile_points(c, "nA")
+        gids = (ids + t0).astype(np.int64)
+        net.currents.append((np.asarray(t, float), np.asarray(v, float) * 1000.0, gids))
+        all_inj.append(gids)
+    net.inj_ids = (np.unique(np.concatenate(all_inj)) if all_inj
+                   else np.empty(0, np.int64))
+
+    # -- recording ------------------------------------------------------------------
+    rec = cfg.recording
+    names = list(cfg.node_sizes()) if rec.spikes == "all" else rec.spikes
+    net.record_spikes = np.zeros(n_nodes, np.uint8)
+    for nm in names:
+        a, b = net.node_range(nm)
+        net.record_spikes[a:b] = 1
+    for name, tr in rec.traces.items():
+        a, _ = net.node_range(tr.population)
+        size = cfg.populations[tr.population].size
+        ids = np.arange(size) if tr.neurons == "all" else np.asarray(tr.neurons, np.int64)
+        net.traces.append(TraceGroup(name, tr.population, list(tr.variables), ids,
+                                     ids + a, _steps(tr.interval_ms, dt)))
+    return net

@@ -1,0 +1,289 @@
+"""Run output: one HDF5 file per run, or the same content kept in memory.
+
+File layout (``format = "mnsim-run"``, ``format_version = 1``)::
+
+    /                       attrs: config (resolved, JSON text), config_source, seed,
+                            dt_ms, duration_ms, mnsim/numba/numpy/h5py/python versions,
+                            created, wall_time_s, complete (False until the run ends)
+    /spikes/<name>/         SONATA spike layout; attr sorting = by_time (HDF5 enum)
+        timestamps          float64 [ms]
+        node_ids            uint64 (ids within the population or source)
+    /populations/<name>/    attrs kind ("neurons" | "source"), size, first_node
+        params/<key>        per-neuron parameter values as drawn (neurons only)
+    /traces/<group>/        attrs population, interval_ms
+        time_ms             float64 (n_samples,)
+        node_ids            uint64 (n_neurons,)
+        <variable>          float64 (n_samples, n_neurons); attr units
+
+The file is written under a temporary name (``.<name>.<pid>.partial``) in the target
+folder and renamed only after ``complete`` is set, so an interrupted run never leaves a
+file that looks complete; a pre-existing file at the target is untouched until then.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .build import Network
+from .config import TRACE_VARIABLES
+
+__all__ = ["HDF5Writer", "MemoryWriter", "H5Store", "IncompleteRunError", "provenance",
+           "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+SORTING = h5py.enum_dtype({"none": 0, "by_id": 1, "by_time": 2}, basetype="u1")
+_CHUNK = 1 << 15
+
+
+class IncompleteRunError(RuntimeError):
+    """The file is not a complete mnsim run (interrupted, or still being written)."""
+
+
+def provenance() -> dict[str, str]:
+    """Versions of mnsim and of the libraries that determine its numbers."""
+    import numba
+
+    from . import __version__
+    return {"mnsim_version": __version__, "numba_version": numba.__version__,
+            "numpy_version": np.__version__, "h5py_version": h5py.__version__,
+            "hdf5_version": h5py.version.hdf5_version,
+            "python_version": platform.python_version()}
+
+
+def _run_attrs(net: Network, config_source: str) -> dict[str, Any]:
+    cfg = net.config
+    return {"format": "mnsim-run", "format_version": FORMAT_VERSION,
+            "config": cfg.to_json(), "config_source": config_source,
+            "seed": cfg.simulation.seed, "dt_ms": net.dt_ms,
+            "duration_ms": net.n_steps * net.dt_ms,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            **provenance()}
+
+
+def _split_by_node_set(net: Network, steps: np.ndarray, nodes: np.ndarray):
+    """Yield (name, times_ms, local ids) for each population/source with spikes."""
+    names = net.pop_names + net.src_names
+    bounds = np.concatenate([net.pop_start[:-1], net.src_start[:-1], [net.n_nodes]])
+    which = np.searchsorted(bounds, nodes, side="right") - 1
+    for j in np.unique(which):
+        sel = which == j
+        yield names[j], steps[sel] * net.dt_ms, (nodes[sel] - bounds[j]).astype(np.uint64)
+
+
+class HDF5Writer:
+    """Streams a run into an HDF5 file, chunk by chunk; see the module doc for layout."""
+
+    def __init__(self, path: str | os.PathLike, config_source: str = "<config>",
+                 overwrite: bool = False):
+        self.path = Path(path)
+        self.config_source = config_source
+        if self.path.exists() and not overwrite:
+            raise FileExistsError(f"{self.path} exists; choose another output or pass "
+                                  f"overwrite=True (--overwrite)")
+        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
+        self.f: h5py.File | None = None
+
+    def begin(self, net: Network) -> None:
+        self.net = net
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        f = self.f = h5py.File(self.tmp, "w")
+        f.attrs.update(_run_attrs(net, self.config_source))
+        f.attrs["complete"] = False
+        rec = net.record_spikes
+        for name in net.pop_names + net.src_names:
+            a, b = net.node_range(name)
+            grp = f.create_group(f"populations/{name}")
+            grp.attrs.update(kind="neurons" if name in net.pop_names else "source",
+                             size=b - a, first_node=a)
+            if name in net.params:
+                for key, val in net.params[name].items():
+                    grp.create_dataset(f"params/{key}", data=val)
+            if rec[a:b].any():
+                sg = f.create_group(f"spikes/{name}")
+                sg.attrs.create("sorting", 2, dtype=SORTING)
+                sg.create_dataset("timestamps", shape=(0,), maxshape=(None,), dtype="f8",
+                                  chunks=(_CHUNK,)).attrs["units"] = "ms"
+                sg.create_dataset("node_ids", shape=(0,), maxshape=(None,), dtype="u8",
+                                  chunks=(_CHUNK,))
+        from .engine import n_trace_rows
+        for g, rows in zip(net.traces, n_trace_rows(net)):
+            tg = f.create_group(f"traces/{g.name}")
+            tg.attrs.update(population=g.population,
+                            interval_ms=g.interval_steps * net.dt_ms)
+            tg.create_dataset("time_ms", data=np.arange(rows) * g.interval_steps
+                              * net.dt_ms).attrs["units"] = "ms"
+            tg.create_dataset("node_ids", data=g.node_ids.astype(np.uint64))
+            ncol = g.node_ids.size
+            for v in g.variables:
+                ds = tg.create_dataset(v, shape=(rows, ncol), dtype="f8",
+                                       chunks=(max(1, min(rows, _CHUNK // max(ncol, 1))),
+                                               ncol))
+                ds.attrs["units"] = TRACE_VARIABLES[v]
+
+    def spikes(self, steps: np.ndarray, nodes: np.ndarray) -> None:
+        for name, t, ids in _split_by_node_set(self.net, steps, nodes):
+            g = self.f[f"spikes/{name}"]
+            n0 = g["timestamps"].shape[0]
+            for key, data in (("timestamps", t), ("node_ids", ids)):
+                g[key].resize((n0 + t.size,))
+                g[key][n0:] = data
+
+    def traces(self, group: int, start_row: int, rows: np.ndarray) -> None:
+        g = self.net.traces[group]
+        tg = self.f[f"traces/{g.name}"]
+        ncol = g.node_ids.size
+        for j, v in enumerate(g.variables):
+            tg[v][start_row:start_row + rows.shape[0]] = rows[:, j * ncol:(j + 1) * ncol]
+
+    def finish(self, wall_time_s: float) -> None:
+        self.f.attrs["wall_time_s"] = wall_time_s
+        self.f.attrs["complete"] = True
+        self.f.close()
+        self.f = None
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        """Close and delete the temporary file (after an error or Ctrl-C)."""
+        if self.f is not None:
+            try:
+                self.f.close()
+            finally:
+                self.f = None
+        self.tmp.unlink(missing_ok=True)
+
+
+class MemoryWriter:
+    """Keeps a run's output in memory, in the same shapes as :class:`H5Store` reads."""
+
+    def begin(self, net: Network) -> None:
+        from .engine import n_trace_rows
+        self.net = net
+        self.attrs: dict[str, Any] = _run_attrs(net, getattr(self, "config_source",
+                                                             "<config>"))
+        self.attrs["complete"] = False
+        rec = net.record_spikes
+        self._spk: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {
+            n: [] for n in net.pop_names + net.src_names if rec[slice(*net.node_range(n))].any()}
+        self._tr = [np.empty((rows, len(g.variables) * g.node_ids.size))
+                    for g, rows in zip(net.traces, n_trace_rows(net))]
+
+    def spikes(self, steps: np.ndarray, nodes: np.ndarray) -> None:
+        for name, t, ids in _split_by_node_set(self.net, steps, nodes):
+            self._spk[name].append((t, ids))
+
+    def traces(self, group: int, start_row: int, rows: np.ndarray) -> None:
+        self._tr[group][start_row:start_row + rows.shape[0]] = rows
+
+    def finish(self, wall_time_s: float) -> None:
+        self.attrs["wall_time_s"] = wall_time_s
+        self.attrs["complete"] = True
+
+    def abort(self) -> None:
+        pass
+
+    # -- the store interface read by Result -----------------------------------------
+    def spike_names(self) -> list[str]:
+        return list(self._spk)
+
+    def spike_arrays(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        parts = self._spk[name]
+        if not parts:
+            return np.empty(0), np.empty(0, np.uint64)
+        return (np.concatenate([p[0] for p in parts]),
+                np.concatenate([p[1] for p in parts]))
+
+    def node_sets(self) -> dict[str, dict[str, Any]]:
+        net = self.net
+        return {n: {"kind": "neurons" if n in net.pop_names else "source",
+                    "size": net.node_range(n)[1] - net.node_range(n)[0]}
+                for n in net.pop_names + net.src_names}
+
+    def params(self, name: str) -> dict[str, np.ndarray]:
+        return dict(self.net.params.get(name, {}))
+
+    def trace_groups(self) -> dict[str, dict[str, Any]]:
+        return {g.name: {"population": g.population, "variables": list(g.variables),
+                         "interval_ms": g.interval_steps * self.net.dt_ms}
+                for g in self.net.traces}
+
+    def trace_arrays(self, group: str, variable: str
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        j = [g.name for g in self.net.traces].index(group)
+        g = self.net.traces[j]
+        data = self._tr[j]
+        ncol = g.node_ids.size
+        k = g.variables.index(variable)
+        time_ms = np.arange(data.shape[0]) * g.interval_steps * self.net.dt_ms
+        return time_ms, g.node_ids.astype(np.uint64), data[:, k * ncol:(k + 1) * ncol]
+
+
+class H5Store:
+    """Lazy reader of a run file; opens the file only for the duration of each read.
+
+    Files are opened read-only with HDF5 file locking off, which network filesystems
+    (NFS, Lustre) need and which is safe because a run file is never modified after its
+    rename.
+    """
+
+    def __init__(self, path: str | os.PathLike, allow_incomplete: bool = False):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: no such file")
+        with self._open() as f:
+            if f.attrs.get("format") != "mnsim-run":
+                raise IncompleteRunError(f"{self.path}: not an mnsim run file")
+            self.attrs = {k: (v.item() if isinstance(v, np.generic) else v)
+                          for k, v in f.attrs.items()}
+        if not self.attrs.get("complete", False) and not allow_incomplete:
+            raise IncompleteRunError(f"{self.path}: run did not complete (interrupted or "
+                                     f"still running); its contents are partial")
+
+    def _open(self) -> h5py.File:
+        return h5py.File(self.path, "r", locking=False)
+
+    def spike_names(self) -> list[str]:
+        with self._open() as f:
+            return list(f["spikes"]) if "spikes" in f else []
+
+    def spike_arrays(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        with self._open() as f:
+            g = f[f"spikes/{name}"]
+            return g["timestamps"][()], g["node_ids"][()]
+
+    def node_sets(self) -> dict[str, dict[str, Any]]:
+        with self._open() as f:
+            return {n: {"kind": str(g.attrs["kind"]), "size": int(g.attrs["size"])}
+                    for n, g in f["populations"].items()}
+
+    def params(self, name: str) -> dict[str, np.ndarray]:
+        with self._open() as f:
+            g = f[f"populations/{name}"]
+            return {k: v[()] for k, v in g["params"].items()} if "params" in g else {}
+
+    def trace_groups(self) -> dict[str, dict[str, Any]]:
+        with self._open() as f:
+            if "traces" not in f:
+                return {}
+            return {n: {"population": str(g.attrs["population"]),
+                        "variables": [v for v in g if v in TRACE_VARIABLES],
+                        "interval_ms": float(g.attrs["interval_ms"])}
+                    for n, g in f["traces"].items()}
+
+    def trace_arrays(self, group: str, variable: str
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        with self._open() as f:
+            g = f[f"traces/{group}"]
+            return g["time_ms"][()], g["node_ids"][()], g[variable][()]
+
+
+def config_dict(attrs: dict[str, Any]) -> dict[str, Any]:
+    """The resolved configuration stored in a run's attributes, as a dict."""
+    return json.loads(attrs["config"])
