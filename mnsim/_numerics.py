@@ -23,9 +23,10 @@ NJIT = dict(cache=True, fastmath=FASTMATH, nogil=True, error_model="numpy")
 # Measured (tests/test_numerics.py): relative error < 3e-8 for x <= 1 (a 0.1 ms step
 # against a 0.1 ms effective membrane time constant), < 1e-4 for x <= 5, absolute error
 # < 1e-6 everywhere. R is in (0, 1] for x >= 0 and needs no libm call, so the neuron
-# loop vectorises. y is clamped at 4 (x >= 64), where R(4)**16 ~ 1.5e-18.
+# loop vectorises. R decreases up to its minimum at y = sqrt(12) and rises after, so y is
+# clamped just below it (x >= 55), where R**16 ~ 5e-19: monotone and positive overall.
 _PADE_SCALE = 1.0 / 16.0
-_PADE_CLAMP = 4.0
+_PADE_CLAMP = 3.46
 
 
 @njit(inline="always", **NJIT)

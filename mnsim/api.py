@@ -45,14 +45,11 @@ def simulate(config: Config | str | os.PathLike, output: str | os.PathLike | Non
     >>> res = mnsim.simulate(cfg, "results/example.h5", overwrite=True)
     >>> res.rates()
     """
-    source = "<config>"
     if not isinstance(config, Config):
-        source = str(config)
         config = load_config(config)
-    net = build(config, source)
-    writer = (HDF5Writer(output, config_source=source, overwrite=overwrite)
-              if output is not None else MemoryWriter())
-    writer.config_source = source
+    net = build(config)
+    writer = (HDF5Writer(output, config_source=config.source, overwrite=overwrite)
+              if output is not None else MemoryWriter(config_source=config.source))
     bar = None
     callback: Callable[[float], None] | None = None
     if progress is True:

@@ -278,6 +278,10 @@ class TraceGroup:
     global_ids: np.ndarray    # neuron indices in the flat state arrays
     interval_steps: int
 
+    def n_samples(self, n_steps: int) -> int:
+        """Samples in a run of ``n_steps``: at steps 0, interval, 2 interval, ..."""
+        return -(-n_steps // self.interval_steps)
+
 
 @dataclass
 class Network:
@@ -327,8 +331,9 @@ def _steps(ms: float, dt: float) -> int:
     return int(round(ms / dt))
 
 
-def build(cfg: Config, source: str = "<config>") -> Network:
+def build(cfg: Config) -> Network:
     """Allocate and fill every array of a run described by ``cfg``."""
+    source = cfg.source
     sim = cfg.simulation
     dt = sim.dt_ms
     seed = sim.seed

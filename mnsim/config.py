@@ -41,6 +41,7 @@ from pydantic import (
     ValidationError,
     create_model,
     field_validator,
+    PrivateAttr,
     model_validator,
 )
 
@@ -91,6 +92,8 @@ class ConfigError(ValueError):
                  f"{'s' if len(self.problems) != 1 else ''})"]
         for path, value, msg in self.problems:
             shown = "" if value is _MISSING else f" = {value!r}"
+            if len(shown) > 90:  # a whole table: the key path and message say enough
+                shown = ""
             lines.append(f"  {self.source}: {path or '<root>'}{shown}: {msg}")
         return "\n".join(lines)
 
@@ -98,6 +101,9 @@ class ConfigError(ValueError):
 class _Missing:
     def __repr__(self) -> str:
         return "<missing>"
+
+    def __reduce__(self) -> str:
+        return "_MISSING"  # unpickles as this module's singleton
 
 
 _MISSING = _Missing()
@@ -528,6 +534,12 @@ class Config(_Strict):
     projections: dict[str, Projection] = Field(default_factory=dict)
     currents: dict[str, CurrentProtocol] = Field(default_factory=dict)
     recording: Recording = Field(default_factory=Recording)
+    _source: str = PrivateAttr("<dict>")
+
+    @property
+    def source(self) -> str:
+        """Where this config came from (file path and overrides), for messages."""
+        return self._source
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict of every setting, defaults included."""
@@ -734,8 +746,9 @@ def _format_errors(err: ValidationError) -> list[tuple[str, Any, str]]:
             value = _MISSING
         elif etype == "union_tag_invalid":
             ctx = e.get("ctx", {})
-            msg = (f"unknown {ctx.get('discriminator', 'kind')} {ctx.get('tag')!r}; "
-                   f"expected one of {ctx.get('expected_tags', '')}")
+            key = str(ctx.get("discriminator", "kind")).strip("'")
+            path, value = f"{path}.{key}", ctx.get("tag")
+            msg = f"unknown {key}; expected one of {ctx.get('expected_tags', '')}"
         if path in seen and etype not in ("extra_forbidden", "missing"):
             continue  # one message per key: a union reports a failure per member
         seen.add(path)
@@ -830,6 +843,7 @@ def config_from_dict(data: dict[str, Any], source: str = "<dict>") -> Config:
     problems = _check_references(cfg)
     if problems:
         raise ConfigError(source, problems)
+    cfg._source = source
     return cfg
 
 

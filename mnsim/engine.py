@@ -18,7 +18,6 @@ Per step ``k`` (time ``t = k dt``), in this order:
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Callable, Protocol
 
@@ -29,6 +28,10 @@ from ._numerics import G_FLUSH_nS, NJIT, exp_neg, sigmoid
 from .build import Network, TRACE_CODES, pwl_eval
 
 __all__ = ["advance", "run", "Writer"]
+
+#: Minimum capacity of the per-call spike buffer. When a step could overflow it, the
+#: kernel returns early, the spikes go to the writer, and the chunk resumes.
+SPIKE_BUFFER_MIN = 1 << 16
 
 
 @njit(**NJIT)
@@ -234,7 +237,7 @@ def run(net: Network, writer: Writer, progress: Callable[[float], None] | None =
     n = net.n_neurons
     chunk = net.chunk_steps
     spiked = np.zeros(n, np.bool_)
-    cap = max(4 * n + 1024, 1 << 16)
+    cap = max(4 * n + 1024, SPIKE_BUFFER_MIN)
     spk_step = np.empty(cap, np.int64)
     spk_node = np.empty(cap, np.int32)
     rec = (net.record_spikes, spk_step, spk_node)
@@ -309,8 +312,3 @@ def run(net: Network, writer: Writer, progress: Callable[[float], None] | None =
     wall = time.perf_counter() - t_start
     writer.finish(wall)
     return wall
-
-
-def n_trace_rows(net: Network) -> list[int]:
-    """Number of samples each trace group will hold at the end of the run."""
-    return [int(math.ceil(net.n_steps / g.interval_steps)) for g in net.traces]

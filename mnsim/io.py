@@ -97,6 +97,8 @@ class HDF5Writer:
         f = self.f = h5py.File(self.tmp, "w")
         f.attrs.update(_run_attrs(net, self.config_source))
         f.attrs["complete"] = False
+        for top in ("populations", "spikes", "traces"):  # keep config order, not a-z
+            f.create_group(top, track_order=True)
         rec = net.record_spikes
         for name in net.pop_names + net.src_names:
             a, b = net.node_range(name)
@@ -104,8 +106,9 @@ class HDF5Writer:
             grp.attrs.update(kind="neurons" if name in net.pop_names else "source",
                              size=b - a, first_node=a)
             if name in net.params:
+                pg = grp.create_group("params", track_order=True)
                 for key, val in net.params[name].items():
-                    grp.create_dataset(f"params/{key}", data=val)
+                    pg.create_dataset(key, data=val)
             if rec[a:b].any():
                 sg = f.create_group(f"spikes/{name}")
                 sg.attrs.create("sorting", 2, dtype=SORTING)
@@ -113,8 +116,8 @@ class HDF5Writer:
                                   chunks=(_CHUNK,)).attrs["units"] = "ms"
                 sg.create_dataset("node_ids", shape=(0,), maxshape=(None,), dtype="u8",
                                   chunks=(_CHUNK,))
-        from .engine import n_trace_rows
-        for g, rows in zip(net.traces, n_trace_rows(net)):
+        for g in net.traces:
+            rows = g.n_samples(net.n_steps)
             tg = f.create_group(f"traces/{g.name}")
             tg.attrs.update(population=g.population,
                             interval_ms=g.interval_steps * net.dt_ms)
@@ -127,6 +130,7 @@ class HDF5Writer:
                                        chunks=(max(1, min(rows, _CHUNK // max(ncol, 1))),
                                                ncol))
                 ds.attrs["units"] = TRACE_VARIABLES[v]
+        f.flush()  # the header (complete = False) reaches the disk before any chunk
 
     def spikes(self, steps: np.ndarray, nodes: np.ndarray) -> None:
         for name, t, ids in _split_by_node_set(self.net, steps, nodes):
@@ -163,17 +167,18 @@ class HDF5Writer:
 class MemoryWriter:
     """Keeps a run's output in memory, in the same shapes as :class:`H5Store` reads."""
 
+    def __init__(self, config_source: str = "<config>"):
+        self.config_source = config_source
+
     def begin(self, net: Network) -> None:
-        from .engine import n_trace_rows
         self.net = net
-        self.attrs: dict[str, Any] = _run_attrs(net, getattr(self, "config_source",
-                                                             "<config>"))
+        self.attrs: dict[str, Any] = _run_attrs(net, self.config_source)
         self.attrs["complete"] = False
         rec = net.record_spikes
         self._spk: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {
             n: [] for n in net.pop_names + net.src_names if rec[slice(*net.node_range(n))].any()}
-        self._tr = [np.empty((rows, len(g.variables) * g.node_ids.size))
-                    for g, rows in zip(net.traces, n_trace_rows(net))]
+        self._tr = [np.empty((g.n_samples(net.n_steps), len(g.variables) * g.node_ids.size))
+                    for g in net.traces]
 
     def spikes(self, steps: np.ndarray, nodes: np.ndarray) -> None:
         for name, t, ids in _split_by_node_set(self.net, steps, nodes):
@@ -237,7 +242,12 @@ class H5Store:
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"{self.path}: no such file")
-        with self._open() as f:
+        try:
+            f = self._open()
+        except OSError as exc:
+            raise IncompleteRunError(f"{self.path}: not readable as HDF5 ({exc}); an "
+                                     f"interrupted run leaves such files") from None
+        with f:
             if f.attrs.get("format") != "mnsim-run":
                 raise IncompleteRunError(f"{self.path}: not an mnsim run file")
             self.attrs = {k: (v.item() if isinstance(v, np.generic) else v)
@@ -251,7 +261,7 @@ class H5Store:
 
     def spike_names(self) -> list[str]:
         with self._open() as f:
-            return list(f["spikes"]) if "spikes" in f else []
+            return list(f["spikes"])
 
     def spike_arrays(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         with self._open() as f:
@@ -270,8 +280,6 @@ class H5Store:
 
     def trace_groups(self) -> dict[str, dict[str, Any]]:
         with self._open() as f:
-            if "traces" not in f:
-                return {}
             return {n: {"population": str(g.attrs["population"]),
                         "variables": [v for v in g if v in TRACE_VARIABLES],
                         "interval_ms": float(g.attrs["interval_ms"])}

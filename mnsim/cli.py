@@ -1,0 +1,127 @@
+"""Command line: ``mnsim run | validate | info | plot``. Thin: every command calls the
+Python API (click chosen for composable subcommands and repeatable ``--set``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .config import ConfigError, load_config
+
+SET_HELP = ("Override a config key, e.g. --set simulation.duration_ms=500 "
+            "--set populations.mn.pic_gain=2 (repeatable; values parsed as TOML).")
+
+
+def _load(config: str, overrides: tuple[str, ...]):
+    try:
+        return load_config(config, overrides)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mnsim")
+def main() -> None:
+    """mnsim: motoneuron spinal-circuit simulator."""
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="HDF5 file to write [default: results/<config name>.h5].")
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help=SET_HELP)
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file (only "
+              "once the new run has completed).")
+@click.option("--plot/--no-plot", default=True, show_default=True,
+              help="Also write a raster/trace figure next to the output (.png).")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def run(config: str, output: str | None, overrides: tuple[str, ...], overwrite: bool,
+        plot: bool, progress: bool) -> None:
+    """Simulate CONFIG and write one HDF5 file (SONATA spikes, traces, provenance)."""
+    from .api import simulate
+
+    cfg = _load(config, overrides)
+    out = Path(output) if output else Path("results") / f"{Path(config).stem}.h5"
+    if out.exists() and not overwrite:
+        click.echo(f"{out} exists; pass --overwrite or choose -o", err=True)
+        sys.exit(1)
+    res = simulate(cfg, out, overwrite=overwrite, progress=progress)
+    click.echo(f"wrote {out}  ({res.wall_time_s:.2f} s wall for "
+               f"{res.duration_ms:g} ms biological)")
+    click.echo(res.rates().to_string())
+    if plot:
+        from .plot import plot_run
+
+        fig = plot_run(res, out.with_suffix(".png"))
+        click.echo(f"wrote {fig}")
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help=SET_HELP)
+def validate(config: str, overrides: tuple[str, ...]) -> None:
+    """Check CONFIG (and overrides) without running; exit status 2 if invalid."""
+    cfg = _load(config, overrides)
+    sim = cfg.simulation
+    n = sum(p.size for p in cfg.populations.values())
+    click.echo(f"{config}: OK  ({len(cfg.populations)} populations, {n} neurons, "
+               f"{len(cfg.sources)} sources, {len(cfg.projections)} projections; "
+               f"{sim.duration_ms:g} ms at dt {sim.dt_ms:g} ms, seed {sim.seed})")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def info(file: str) -> None:
+    """Describe a run file: provenance, populations, spikes, traces."""
+    from .api import open_run
+    from .io import IncompleteRunError
+
+    try:
+        res = open_run(file)
+    except IncompleteRunError as exc:
+        click.echo(f"{exc}", err=True)
+        sys.exit(1)
+    a = res.attrs
+    click.echo(f"{file}: complete mnsim run (format {a['format_version']})")
+    for k in ("config_source", "seed", "duration_ms", "dt_ms", "wall_time_s", "created",
+              "mnsim_version", "numba_version", "numpy_version", "h5py_version"):
+        click.echo(f"  {k:15s} {a.get(k)}")
+    click.echo("populations:")
+    rates = res.rates()
+    for name, s in res.populations.items():
+        line = f"  {name:12s} {s['kind']:8s} size {s['size']:7d}"
+        if name in rates.index:
+            line += (f"   spikes {int(rates.loc[name, 'spikes']):9d}   mean rate "
+                     f"{rates.loc[name, 'rate_Hz']:8.2f} Hz")
+        else:
+            line += "   (spikes not recorded)"
+        click.echo(line)
+    groups = res._store.trace_groups()
+    if groups:
+        click.echo("traces:")
+        for name, g in groups.items():
+            click.echo(f"  {name:12s} {g['population']}: {', '.join(g['variables'])} "
+                       f"every {g['interval_ms']:g} ms")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="PNG to write [default: FILE with .png].")
+@click.option("--t-start-ms", type=float, default=0.0)
+@click.option("--t-stop-ms", type=float, default=None)
+def plot(file: str, output: str | None, t_start_ms: float, t_stop_ms: float | None) -> None:
+    """Raster and traces of a run file as a PNG."""
+    from .api import open_run
+    from .plot import plot_run
+
+    out = plot_run(open_run(file), output or Path(file).with_suffix(".png"),
+                   t_start_ms=t_start_ms, t_stop_ms=t_stop_ms)
+    click.echo(f"wrote {out}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,84 @@
+"""Figures drawn from a run file (never from live engine state)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .result import Result
+
+__all__ = ["plot_run"]
+
+
+def plot_run(result: Result, path: str | os.PathLike, max_neurons_per_pop: int = 200,
+             t_start_ms: float = 0.0, t_stop_ms: float | None = None) -> Path:
+    """Raster of every recorded population and the recorded traces, saved as PNG.
+
+    Parameters
+    ----------
+    result : Result
+        From :func:`mnsim.open` or :func:`mnsim.simulate`.
+    path : path
+        Output PNG file (folders are created).
+    max_neurons_per_pop : int
+        Raster rows shown per population (the first ones, by node id).
+    t_start_ms, t_stop_ms : float
+        Time window shown (default: the whole run).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t1 = result.duration_ms if t_stop_ms is None else t_stop_ms
+    recorded = result._store.spike_names()
+    kinds = result.populations
+    # neurons first, then sources (inputs get fewer rows)
+    pops = ([n for n in kinds if n in recorded and kinds[n]["kind"] == "neurons"]
+            + [n for n in kinds if n in recorded and kinds[n]["kind"] != "neurons"])
+    groups = result._store.trace_groups()
+    traces = [(g["population"], v, name) for name, g in groups.items()
+              for v in g["variables"]]
+    n_rows = 1 + len(traces)
+    fig, axes = plt.subplots(n_rows, 1, figsize=(9, 2.6 + 1.8 * len(traces)), sharex=True,
+                             gridspec_kw={"height_ratios": [2.5] + [1] * len(traces)},
+                             squeeze=False)
+    ax = axes[0, 0]
+    offset = 0
+    ticks, labels = [], []
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for j, name in enumerate(pops):
+        cap = max_neurons_per_pop if kinds[name]["kind"] == "neurons" else 50
+        size = min(kinds[name]["size"], cap)
+        t, ids = result.spike_arrays(name)
+        sel = (ids < size) & (t >= t_start_ms) & (t <= t1)
+        ax.scatter(t[sel], ids[sel].astype(np.int64) + offset, s=1.5, marker="|",
+                   color=colors[j % len(colors)], linewidths=0.6)
+        ticks.append(offset + size / 2)
+        labels.append(f"{name}\n{result.rates().loc[name, 'rate_Hz']:.1f} Hz")
+        offset += size + max(2, size // 20)
+    ax.set_yticks(ticks, labels, fontsize=8)
+    ax.set_ylim(-1, max(offset, 1))
+    ax.set_title(f"{result.path.name if result.path else 'run'}  "
+                 f"(seed {result.seed}, dt {result.dt_ms:g} ms)", fontsize=9)
+    for row, (pop, var, group) in enumerate(traces, start=1):
+        da = result.trace(pop, var, group=group)
+        da = da.sel(time_ms=slice(t_start_ms, t1))
+        a = axes[row, 0]
+        shown = da.isel(node_id=slice(0, 5))
+        for nid in shown.node_id.values:
+            a.plot(shown.time_ms, shown.sel(node_id=nid), lw=0.7, label=f"{pop}[{nid}]")
+        unit = da.attrs["units"]
+        label = var[: -len(unit) - 1] if var.endswith("_" + unit) else var
+        a.set_ylabel(f"{pop} {label}" + (f"\n({unit})" if unit != "1" else ""), fontsize=8)
+        a.legend(fontsize=7, loc="upper right", ncol=5, frameon=False)
+    axes[-1, 0].set_xlabel("time (ms)")
+    axes[-1, 0].set_xlim(t_start_ms, t1)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

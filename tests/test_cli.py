@@ -1,0 +1,68 @@
+"""The command line: run, validate, info, plot."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import h5py
+from click.testing import CliRunner
+
+from mnsim.cli import main
+from conftest import ROOT
+
+POOL = str(ROOT / "configs" / "motor_pool.toml")
+
+
+def test_run_writes_h5_and_png_then_info_describes_it(tmp_path):
+    out = tmp_path / "pool.h5"
+    runner = CliRunner()
+    r = runner.invoke(main, ["run", POOL, "-o", str(out), "--no-progress",
+                             "--set", "simulation.duration_ms=300",
+                             "--set", "populations.mn.size=10",
+                             "--set", "recording.traces.mn_v.neurons=[0, 9]"])
+    assert r.exit_code == 0, r.output
+    assert out.exists() and out.with_suffix(".png").stat().st_size > 10_000
+    with h5py.File(out) as f:
+        assert f.attrs["duration_ms"] == 300.0
+        assert f["populations/mn"].attrs["size"] == 10
+        assert "simulation.duration_ms=300" in f.attrs["config_source"]
+    r = runner.invoke(main, ["info", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "complete mnsim run" in r.output and "mn " in r.output
+    assert "mean rate" in r.output and "mn_v" in r.output
+    # a second run to the same file is refused without --overwrite
+    r = runner.invoke(main, ["run", POOL, "-o", str(out), "--no-progress"])
+    assert r.exit_code == 1 and "exists" in r.output
+
+
+def test_run_shows_progress_in_biological_time(tmp_path):
+    r = CliRunner().invoke(main, ["run", POOL, "-o", str(tmp_path / "p.h5"), "--no-plot",
+                                  "--set", "simulation.duration_ms=200"])
+    assert r.exit_code == 0, r.output
+    assert "200/200 ms biological" in r.output
+
+
+def test_validate_ok_and_error_exit_codes(tmp_path):
+    runner = CliRunner()
+    r = runner.invoke(main, ["validate", POOL])
+    assert r.exit_code == 0 and "OK" in r.output
+    r = runner.invoke(main, ["validate", POOL, "--set", "simulation.dt_ms=5"])
+    assert r.exit_code == 2
+    assert "simulation.dt_ms = 5" in r.output and "allowed range" in r.output
+
+
+def test_installed_entry_point_reports_config_errors():
+    proc = subprocess.run([sys.executable, "-m", "mnsim", "validate", POOL, "--set",
+                           "populations.mn.sise=3"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "did you mean 'size'" in proc.stderr
+
+
+def test_plot_command(tmp_path):
+    out = tmp_path / "p.h5"
+    runner = CliRunner()
+    assert runner.invoke(main, ["run", POOL, "-o", str(out), "--no-plot", "--no-progress",
+                                "--set", "simulation.duration_ms=100"]).exit_code == 0
+    r = runner.invoke(main, ["plot", str(out), "-o", str(tmp_path / "fig.png")])
+    assert r.exit_code == 0 and (tmp_path / "fig.png").exists()
