@@ -176,7 +176,7 @@ class Synapses:
     """Synapses of one receptor type in CSR order by presynaptic node."""
 
     indptr: np.ndarray   # (n_nodes + 1,) int64
-    post: np.ndarray     # (n_syn,) int32, global neuron index
+    post: np.ndarray     # (n_syn,) uint32, global neuron index
     weight: np.ndarray   # (n_syn,) float64, nS
     delay: np.ndarray    # (n_syn,) int32, whole steps
 
@@ -191,7 +191,7 @@ def _csr(n_nodes: int, pre: np.ndarray, post: np.ndarray, w: np.ndarray,
     counts = np.bincount(pre, minlength=n_nodes)
     indptr = np.zeros(n_nodes + 1, np.int64)
     np.cumsum(counts, out=indptr[1:])
-    return Synapses(indptr, post[order].astype(np.int32), w[order].astype(np.float64),
+    return Synapses(indptr, post[order].astype(np.uint32), w[order].astype(np.float64),
                     d[order].astype(np.int32))
 
 

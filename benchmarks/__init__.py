@@ -1,0 +1,1 @@
+"""Benchmark networks and peer-simulator scripts (not part of the installed package)."""

@@ -1,0 +1,261 @@
+#!/usr/bin/env python
+"""Speed of mnsim against Brian2 and NEST on the same networks, side by side, in one run.
+
+    .venv/bin/python scripts/benchmark.py              # full: COBA-4000 x 10 s, scaling, RSS
+    .venv/bin/python scripts/benchmark.py --quick      # shorter runs, same tables
+    BENCH_PEER_PYTHON=/path/to/venv/bin/python scripts/benchmark.py --nest
+
+Peers run in their own interpreter (``pip install -e .[bench]`` in this venv, or point
+BENCH_PEER_PYTHON at a venv that has brian2 / nest-simulator). Missing peers are reported
+and skipped. Every figure is measured in this run; ratios are mnsim / peer.
+
+Writes results/benchmark/{coba.csv, scaling.csv, startup_memory.csv, scaling.png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+COBA = ROOT / "benchmarks" / "networks" / "coba.toml"
+OUT = ROOT / "results" / "benchmark"
+MIN_ALIVE_HZ = 5.0  # COBA can die out after its opening burst for some draws
+
+
+def coba_overrides(n: int, duration_ms: float, seed: int) -> list[str]:
+    n_exc = int(0.8 * n)
+    p = 80.0 / n
+    return [f"populations.exc.size={n_exc}", f"populations.inh.size={n - n_exc}",
+            f"simulation.duration_ms={duration_ms}", f"simulation.seed={seed}",
+            f"simulation.chunk_ms={min(1000.0, duration_ms)}",
+            *(f"projections.{k}.probability={p}" for k in ("ee", "ei", "ie", "ii"))]
+
+
+# -- mnsim ------------------------------------------------------------------------------
+def mnsim_coba(n: int, duration_ms: float, seed: int = 3) -> dict:
+    """Simulation-phase timing of COBA in this (warm) process."""
+    import mnsim
+    from mnsim.build import build
+    from mnsim.engine import run
+    from mnsim.io import MemoryWriter
+
+    for s in range(seed, seed + 5):
+        cfg = mnsim.load_config(COBA, coba_overrides(n, duration_ms, s))
+        t0 = time.perf_counter()
+        net = build(cfg)
+        t_build = time.perf_counter() - t0
+        writer = MemoryWriter()
+        sim = run(net, writer)
+        n_spikes = sum(writer.spike_arrays(p)[0].size for p in ("exc", "inh"))
+        rate = n_spikes / n / (duration_ms / 1000)
+        if rate >= MIN_ALIVE_HZ:
+            break
+    n_syn = net.exc.size + net.inh.size
+    steps = net.n_steps
+    return {"simulator": "mnsim", "target": "numba", "threads": 1, "n_neurons": n,
+            "duration_ms": duration_ms, "seed": s, "sim_time_s": sim,
+            "build_time_s": t_build, "n_spikes": int(n_spikes), "mean_rate_Hz": rate,
+            "n_synapses": int(n_syn)}
+
+
+def _subprocess_seconds(code: str, env: dict | None = None) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=ROOT)
+    wall = time.perf_counter() - t0
+    if proc.returncode:
+        raise RuntimeError(proc.stderr[-3000:])
+    return wall, proc.stdout
+
+
+def mnsim_startup(tmp: Path) -> list[dict]:
+    """Cold compile, cached start, and end-to-end user wait (fresh process, warm cache)."""
+    cache = tmp / "numba_cache"
+    tiny = textwrap.dedent(f"""
+        import mnsim
+        cfg = mnsim.load_config({str(COBA)!r}, {coba_overrides(100, 10.0, 3)!r})
+        mnsim.simulate(cfg)
+    """)
+    cold, _ = _subprocess_seconds(tiny, {"NUMBA_CACHE_DIR": str(cache)})
+    warm, _ = _subprocess_seconds(tiny, {"NUMBA_CACHE_DIR": str(cache)})
+    e2e_code = textwrap.dedent(f"""
+        import mnsim
+        cfg = mnsim.load_config({str(COBA)!r}, {coba_overrides(4000, 2000.0, 3)!r})
+        mnsim.simulate(cfg, {str(tmp / 'e2e.h5')!r}, overwrite=True)
+    """)
+    e2e, _ = _subprocess_seconds(e2e_code, {"NUMBA_CACHE_DIR": str(cache)})
+    return [{"measure": "first run, empty numba cache (compile all kernels)", "value": cold,
+             "unit": "s", "target": "< 15"},
+            {"measure": "same run, second process (cache hit)", "value": warm, "unit": "s",
+             "target": ""},
+            {"measure": "end-to-end 2 s COBA-4000 to HDF5, fresh process, warm cache",
+             "value": e2e, "unit": "s", "target": "< 3"}]
+
+
+def mnsim_peak_rss(tmp: Path, duration_ms: float) -> list[dict]:
+    """Peak RSS beyond interpreter + imports + compiled kernels, in a fresh process."""
+    rows = []
+    for label, traces in (("spikes only", False), ("+ v_mV of 100 neurons", True)):
+        over = coba_overrides(4000, duration_ms, 3)
+        if traces:
+            over += ['recording.traces.v.population="exc"',
+                     "recording.traces.v.neurons=" + json.dumps(list(range(100))),
+                     "recording.traces.v.interval_ms=0.1"]
+        code = textwrap.dedent(f"""
+            import threading, time, mnsim
+
+            def rss_kb():
+                with open("/proc/self/status") as f:
+                    return next(int(l.split()[1]) for l in f if l.startswith("VmRSS"))
+
+            small = mnsim.load_config({str(COBA)!r}, {coba_overrides(100, 10.0, 3)!r})
+            mnsim.simulate(small)  # imports done, kernels loaded
+            base = rss_kb()
+            peak = [base]
+            done = threading.Event()
+
+            def watch():  # the run's own peak, not the import/compile peak
+                while not done.is_set():
+                    peak[0] = max(peak[0], rss_kb())
+                    time.sleep(0.005)
+
+            t = threading.Thread(target=watch)
+            t.start()
+            cfg = mnsim.load_config({str(COBA)!r}, {over!r})
+            mnsim.simulate(cfg, {str(tmp / 'rss.h5')!r}, overwrite=True)
+            done.set()
+            t.join()
+            print(base, max(peak[0], rss_kb()))
+        """)
+        _, out = _subprocess_seconds(code)
+        base_kb, peak_kb = map(int, out.split())
+        rows.append({"measure": f"peak RSS beyond imports, {duration_ms / 1000:g} s "
+                                f"COBA-4000, {label}",
+                     "value": (peak_kb - base_kb) / 1024, "unit": "MB", "target": "< 300"})
+    return rows
+
+
+# -- peers --------------------------------------------------------------------------------
+def peer(kind: str, n: int, duration_ms: float, threads: int, target: str | None = None,
+         seed: int = 1) -> dict | None:
+    try:
+        if kind == "brian2":
+            from benchmarks.peers import brian2_coba
+            for s in range(seed, seed + 5):
+                r = brian2_coba.run(n, duration_ms, target, threads=threads, seed=s)
+                if r["mean_rate_Hz"] >= MIN_ALIVE_HZ:
+                    break
+        else:
+            from benchmarks.peers import nest_coba
+            r = nest_coba.run(n, duration_ms, threads=threads, seed=seed)
+        r["seed"] = s if kind == "brian2" else seed
+        return r
+    except Exception as exc:  # report and go on: a missing peer must not stop the run
+        print(f"  [skipped {kind} {target or ''} x{threads}: "
+              f"{str(exc).strip().splitlines()[-1][:160]}]")
+        return None
+
+
+def per_event_figures(r: dict) -> dict:
+    steps = r["duration_ms"] / 0.1
+    events = r["n_spikes"] * r["n_synapses"] / r["n_neurons"]  # mean out-degree
+    return {**r,
+            "ns_per_neuron_step": r["sim_time_s"] / (r["n_neurons"] * steps) * 1e9,
+            "spikes_per_s": r["n_spikes"] / r["sim_time_s"],
+            "syn_events_per_s": events / r["sim_time_s"],
+            "ns_per_syn_event": r["sim_time_s"] / max(events, 1) * 1e9}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="shorter runs (about 2 minutes)")
+    ap.add_argument("--nest", action="store_true", help="include NEST (slow: minutes)")
+    ap.add_argument("--no-peers", action="store_true")
+    args = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    q = args.quick
+    dur4k, dur40k = (2000.0, 500.0) if q else (10000.0, 2000.0)
+
+    import mnsim
+    mnsim_coba(200, 50.0)  # compile / load kernels before timing anything
+
+    print(f"\n== COBA (dt 0.1 ms), 1 thread unless noted ==")
+    rows = []
+    for n, dur in ((4000, dur4k), (40000, dur40k)):
+        rows.append(mnsim_coba(n, dur))
+        if not args.no_peers:
+            for target, threads in (("cpp_standalone", 1), ("cpp_standalone", 2),
+                                    ("cython", 1)):
+                rows.append(peer("brian2", n, dur, threads, target))
+            if args.nest:
+                for threads in (1, 2):
+                    rows.append(peer("nest", n, min(dur, 1000.0 if q else dur), threads))
+    table = pd.DataFrame([per_event_figures(r) for r in rows if r is not None])
+    for n, grp in table.groupby("n_neurons"):
+        ref = grp[grp.simulator == "mnsim"].iloc[0]
+        table.loc[grp.index, "mnsim/peer (sim)"] = [
+            ref.sim_time_s / (r.sim_time_s * ref.duration_ms / r.duration_ms)
+            if r.simulator != "mnsim" else np.nan for r in grp.itertuples()]
+        table.loc[grp.index, "rate vs mnsim"] = grp.mean_rate_Hz / ref.mean_rate_Hz
+    cols = ["simulator", "target", "threads", "n_neurons", "duration_ms", "seed",
+            "sim_time_s", "total_time_s", "mean_rate_Hz", "rate vs mnsim",
+            "ns_per_neuron_step", "ns_per_syn_event", "syn_events_per_s", "mnsim/peer (sim)"]
+    table = table.reindex(columns=cols)
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    table.to_csv(OUT / "coba.csv", index=False)
+
+    print("\n== mnsim scaling (COBA, in-degree 80) ==")
+    scale = []
+    for n in (1000, 4000, 16000, 64000):
+        dur = (500.0 if n >= 64000 else 1000.0) if q else (1000.0 if n >= 64000 else 2000.0)
+        r = per_event_figures(mnsim_coba(n, dur))
+        r["s_per_neuron_second"] = r["sim_time_s"] / (n * dur / 1000)
+        scale.append(r)
+    scale = pd.DataFrame(scale)
+    print(scale[["n_neurons", "duration_ms", "sim_time_s", "mean_rate_Hz",
+                 "ns_per_neuron_step", "ns_per_syn_event", "s_per_neuron_second"]]
+          .to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    scale.to_csv(OUT / "scaling.csv", index=False)
+
+    print("\n== start-up and memory ==")
+    with tempfile.TemporaryDirectory() as tmp:
+        misc = mnsim_startup(Path(tmp))
+        misc += mnsim_peak_rss(Path(tmp), 20000.0 if q else 60000.0)
+        if not q:
+            misc += mnsim_peak_rss(Path(tmp), 20000.0)[:1]
+    misc = pd.DataFrame(misc)
+    print(misc.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    misc.to_csv(OUT / "startup_memory.csv", index=False)
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.4))
+    ax[0].loglog(scale.n_neurons, scale.ns_per_neuron_step, "o-", label="mnsim")
+    ax[0].set(xlabel="neurons", ylabel="ns per neuron-step", title="neuron update")
+    ax[1].loglog(scale.n_neurons, scale.ns_per_syn_event, "o-", label="mnsim")
+    ax[1].set(xlabel="neurons", ylabel="ns per synaptic event (total time)",
+              title="all costs per synaptic event")
+    for r in table[table.simulator != "mnsim"].itertuples():
+        ax[0].loglog([r.n_neurons], [r.ns_per_neuron_step], "x",
+                     label=f"{r.simulator} {r.target} x{r.threads}")
+    ax[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(OUT / "scaling.png", dpi=120)
+    print(f"\nwrote {OUT}/coba.csv, scaling.csv, startup_memory.csv, scaling.png")
+
+
+if __name__ == "__main__":
+    main()
