@@ -4,7 +4,7 @@ Conductance-based integrate-and-fire networks of motoneurons and interneurons, c
 with numba, configured by validated TOML/YAML files, written to HDF5 (SONATA spikes).
 
 >>> import mnsim
->>> cfg = mnsim.load_config("configs/example.toml")
+>>> cfg = mnsim.load_config("configs/motor_pool.toml")
 >>> res = mnsim.simulate(cfg, "results/example.h5", overwrite=True)
 >>> res.spikes("mn")
 """

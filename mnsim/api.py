@@ -41,7 +41,7 @@ def simulate(config: Config | str | os.PathLike, output: str | os.PathLike | Non
 
     Examples
     --------
-    >>> cfg = mnsim.load_config("configs/example.toml", ["simulation.duration_ms=500"])
+    >>> cfg = mnsim.load_config("configs/motor_pool.toml", ["simulation.duration_ms=500"])
     >>> res = mnsim.simulate(cfg, "results/example.h5", overwrite=True)
     >>> res.rates()
     """

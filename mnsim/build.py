@@ -91,17 +91,18 @@ def draw(spec: Any, n: int, rng: np.random.Generator) -> np.ndarray:
         if spec.scale == "linear":
             return np.linspace(spec.first, spec.last, n)
         return spec.first * (spec.last / spec.first) ** (np.arange(n) / (n - 1))
-    if isinstance(spec, Normal):
-        x = rng.normal(spec.mean, spec.sd, n)
-        if spec.low is not None or spec.high is not None:
-            x = np.clip(x, spec.low, spec.high)
-        return x
     if isinstance(spec, Uniform):
         return rng.uniform(spec.low, spec.high, n)
-    if isinstance(spec, LogNormal):
+    if isinstance(spec, Normal):
+        x = rng.normal(spec.mean, spec.sd, n)
+    elif isinstance(spec, LogNormal):
         s2 = math.log1p((spec.sd / spec.mean) ** 2)
-        return rng.lognormal(math.log(spec.mean) - s2 / 2, math.sqrt(s2), n)
-    raise TypeError(f"unknown parameter spec {spec!r}")  # pragma: no cover
+        x = rng.lognormal(math.log(spec.mean) - s2 / 2, math.sqrt(s2), n)
+    else:
+        raise TypeError(f"unknown parameter spec {spec!r}")  # pragma: no cover
+    if spec.low is not None or spec.high is not None:
+        x = np.clip(x, spec.low, spec.high)
+    return x
 
 
 NEURON_PARAMS = ("capacitance_pF", "leak_conductance_nS", "leak_reversal_mV",
@@ -208,14 +209,26 @@ class SourceStream:
             self.rate_t, self.rate_v = np.asarray(t, float), np.asarray(v, float)
         elif isinstance(src, PoissonSource):
             self.rate_t, self.rate_v = np.array([0.0]), np.array([float(src.rate_Hz)])
+        else:  # deterministic schedule: steps of every spike, sorted once
+            s = src
+            if isinstance(s, TrainSource):
+                pulses = np.arange(s.pulses) * (1000.0 / s.frequency_Hz)
+                onsets = s.start_ms + np.arange(s.repeats) * s.repeat_every_ms
+                times = (onsets[:, None] + pulses[None, :]).ravel()
+            else:
+                times = np.asarray(s.times_ms, float)
+            self._sched = np.sort(to_steps(times, dt_ms))
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def _max_rate(self, t0: float, t1: float) -> float:
-        inside = self.rate_v[(self.rate_t > t0) & (self.rate_t < t1)]
+        """Largest rate on [t0, t1]: at the ends and at every breakpoint inside (both
+        sides of a jump are breakpoints)."""
+        inside = self.rate_v[(self.rate_t >= t0) & (self.rate_t <= t1)]
         ends = pwl_eval(self.rate_t, self.rate_v, np.array([t0, t1]))
         return float(max(ends.max(), inside.max() if inside.size else 0.0))
 
     def _poisson_block(self, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """Spike times and local ids in block b, i.e. [b T, (b+1) T), T = SOURCE_BLOCK_ms."""
         t0, t1 = b * SOURCE_BLOCK_ms, (b + 1) * SOURCE_BLOCK_ms
         rmax = self._max_rate(t0, t1)
         n = self.src.size
@@ -230,38 +243,30 @@ class SourceStream:
             t, ids = t[keep], ids[keep]
         return t, ids
 
-    def _schedule(self) -> np.ndarray:
-        s = self.src
-        if isinstance(s, TrainSource):
-            pulses = np.arange(s.pulses) * (1000.0 / s.frequency_Hz)
-            onsets = s.start_ms + np.arange(s.repeats) * s.repeat_every_ms
-            return (onsets[:, None] + pulses[None, :]).ravel()
-        return np.sort(np.asarray(s.times_ms, float))
-
     def events(self, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray]:
         """(steps, global node ids) of spikes in steps ``[k0, k1)``."""
         dt = self.dt
+        n = self.src.size
         if isinstance(self.src, PoissonSource):
-            b0 = int(math.floor(k0 * dt / SOURCE_BLOCK_ms))
-            b1 = int(math.floor((k1 * dt - 1e-12) / SOURCE_BLOCK_ms))
+            # a spike at time t falls in step floor(t / dt); load every block that can
+            # hold such spikes (one block early: rounding at a block's end)
+            b0 = max(0, int(math.floor(k0 * dt / SOURCE_BLOCK_ms)) - 1)
+            b1 = int(math.floor(k1 * dt / SOURCE_BLOCK_ms))
+            self._cache = {k: v for k, v in self._cache.items() if k >= b0}
             ts, ids = [], []
             for b in range(b0, b1 + 1):
                 if b not in self._cache:
-                    self._cache = {k: v for k, v in self._cache.items() if k >= b0}
                     self._cache[b] = self._poisson_block(b)
-                t, i = self._cache[b]
-                ts.append(t)
-                ids.append(i)
-            t = np.concatenate(ts)
+                ts.append(self._cache[b][0])
+                ids.append(self._cache[b][1])
+            steps = np.floor(np.concatenate(ts) / dt).astype(np.int64)
             i = np.concatenate(ids)
-            steps = np.floor(t / dt + 1e-9).astype(np.int64)
-        else:
-            times = self._schedule()
-            steps1 = np.round(times / dt).astype(np.int64)
-            steps = np.repeat(steps1, self.src.size)
-            i = np.tile(np.arange(self.src.size), steps1.size)
-        keep = (steps >= k0) & (steps < k1)
-        return steps[keep], i[keep].astype(np.int64) + self.offset
+            keep = (steps >= k0) & (steps < k1)
+            return steps[keep], i[keep].astype(np.int64) + self.offset
+        a, b = np.searchsorted(self._sched, [k0, k1])
+        steps = np.repeat(self._sched[a:b], n)
+        i = np.tile(np.arange(n, dtype=np.int64), b - a)
+        return steps, i + self.offset
 
 
 # --------------------------------------------------------------------------------------
@@ -327,8 +332,16 @@ class Network:
         return int(self.src_start[i]), int(self.src_start[i + 1])
 
 
+def to_steps(ms, dt: float):
+    """Whole steps nearest to ``ms`` (halves round up, for scalars and arrays alike).
+
+    The 1e-9 keeps a half that floating point renders as 1.4999999999999998 a half.
+    """
+    return np.floor(np.asarray(ms, float) / dt + 0.5 + 1e-9).astype(np.int64)
+
+
 def _steps(ms: float, dt: float) -> int:
-    return int(round(ms / dt))
+    return int(to_steps(ms, dt))
 
 
 def build(cfg: Config) -> Network:
@@ -361,7 +374,7 @@ def build(cfg: Config) -> Network:
         g_leak_e_leak=g_l * cat("leak_reversal_mV"),
         threshold=cat("threshold_mV"),
         reset=cat("reset_mV"),
-        refractory_steps=np.round(cat("refractory_ms") / dt).astype(np.int32),
+        refractory_steps=to_steps(cat("refractory_ms"), dt).astype(np.int32),
         i_bias=cat("bias_current_nA") * 1000.0,
         ahp_increment=cat("ahp_increment_nS"),
         ahp_decay=np.exp(-dt / cat("ahp_tau_ms")),
@@ -416,7 +429,7 @@ def build(cfg: Config) -> Network:
             pre, post = _fixed_fan_in(n_pre, n_post, pr.fan_in, same, rng)
         w = draw(pr.weight_nS, pre.size, rng_for(seed, f"weight/{name}"))
         d_ms = draw(pr.delay_ms, pre.size, rng_for(seed, f"delay/{name}"))
-        d = np.round(d_ms / dt).astype(np.int64)
+        d = to_steps(d_ms, dt)
         if np.any(w < 0):
             raise ConfigError(source, [(f"projections.{name}.weight_nS", float(w.min()),
                                         "drew a negative weight; add low = 0 to the "

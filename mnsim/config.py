@@ -136,6 +136,11 @@ class Normal(_Strict):
     low: float | None = None
     high: float | None = None
 
+    @model_validator(mode="after")
+    def _ordered(self) -> "Normal":
+        _check_clip(self.low, self.high)
+        return self
+
 
 class Uniform(_Strict):
     """Uniform distribution on ``[low, high]``."""
@@ -152,11 +157,24 @@ class Uniform(_Strict):
 
 
 class LogNormal(_Strict):
-    """Log-normal distribution given by the mean and sd of the value itself (not its log)."""
+    """Log-normal distribution given by the mean and sd of the value itself (not its log),
+    optionally clipped to ``[low, high]``."""
 
     dist: Literal["lognormal"]
     mean: float = Field(gt=0)
     sd: float = Field(ge=0)
+    low: float | None = None
+    high: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "LogNormal":
+        _check_clip(self.low, self.high)
+        return self
+
+
+def _check_clip(low: float | None, high: float | None) -> None:
+    if low is not None and high is not None and high < low:
+        raise ValueError(f"high ({high}) must be >= low ({low})")
 
 
 Distribution = Annotated[Union[Normal, Uniform, LogNormal], Field(discriminator="dist")]
@@ -245,21 +263,20 @@ def _check_param_range(spec: Any, lo: float | None, hi: float | None,
         ends = [spec.first, spec.last]
     elif isinstance(spec, Uniform):
         ends = [spec.low, spec.high]
-    elif isinstance(spec, Normal):
-        # A normal draw is clipped into range at build time only if the user says so.
+    else:  # Normal or LogNormal: clipped into range at build time only if asked to
         ends = [spec.mean]
-        if spec.sd > 0 and (spec.low is None and lo is not None or
-                            spec.high is None and hi is not None):
-            lo_need = lo is not None and spec.low is None
-            hi_need = hi is not None and spec.high is None
-            if (lo_need and spec.mean - 6 * spec.sd < lo) or (
-                    hi_need and spec.mean + 6 * spec.sd > hi):
-                raise ValueError(
-                    f"a normal draw (mean {spec.mean:g}, sd {spec.sd:g}) can leave the "
-                    f"{_range_text(lo, hi, lo_open)}; add low/high to clip it")
+        if isinstance(spec, Normal):
+            q_lo, q_hi = spec.mean - 6 * spec.sd, spec.mean + 6 * spec.sd
+        else:
+            s2 = math.log1p((spec.sd / spec.mean) ** 2)
+            mu = math.log(spec.mean) - s2 / 2
+            q_lo, q_hi = math.exp(mu - 6 * math.sqrt(s2)), math.exp(mu + 6 * math.sqrt(s2))
+        if (lo is not None and spec.low is None and q_lo < lo) or (
+                hi is not None and spec.high is None and q_hi > hi):
+            raise ValueError(
+                f"a {spec.dist} draw (mean {spec.mean:g}, sd {spec.sd:g}) can leave the "
+                f"{_range_text(lo, hi, lo_open)}; add low/high to clip it")
         ends += [x for x in (spec.low, spec.high) if x is not None]
-    else:  # LogNormal: strictly positive
-        ends = [spec.mean]
     bad = [x for x in ends if not ok(x)]
     if bad:
         raise ValueError(_range_text(lo, hi, lo_open))
@@ -305,7 +322,7 @@ def _profile_models(unit: str, lo: float | None, hi: float | None) -> dict[str, 
         **{f"value_{unit}": (amp, ...)})
     models["step"] = create_model(
         f"Step_{unit}", **common, shape=(Literal["step"], ...),
-        t_on_ms=(t, ...), t_off_ms=(t, math.inf),
+        t_on_ms=(t, ...), t_off_ms=(t | None, None),
         **{f"level_{unit}": (amp, ...), f"baseline_{unit}": (amp, 0.0)})
     models["ramp"] = create_model(
         f"Ramp_{unit}", **common, shape=(Literal["ramp"], ...),
@@ -317,7 +334,8 @@ def _profile_models(unit: str, lo: float | None, hi: float | None) -> dict[str, 
         **{f"baseline_{unit}": (amp, 0.0), f"peak_{unit}": (amp, ...)})
     models["piecewise"] = create_model(
         f"Piecewise_{unit}", **common, shape=(Literal["piecewise"], ...),
-        times_ms=(list[t], ...), **{f"values_{unit}": (list[amp], ...)})
+        times_ms=(Annotated[list[t], Field(min_length=1)], ...),
+        **{f"values_{unit}": (Annotated[list[amp], Field(min_length=1)], ...)})
     return models
 
 
@@ -329,7 +347,7 @@ def profile_points(p: BaseModel, unit: str) -> tuple[list[float], list[float]]:
         return [0.0], [g("value")]
     if s == "step":
         b, lvl = g("baseline"), g("level")
-        if math.isinf(p.t_off_ms):
+        if p.t_off_ms is None:  # on for good
             return [p.t_on_ms, p.t_on_ms], [b, lvl]
         return [p.t_on_ms, p.t_on_ms, p.t_off_ms, p.t_off_ms], [b, lvl, lvl, b]
     if s == "ramp":
@@ -495,9 +513,12 @@ class Projection(_RangedParams):
         return self
 
 
+NodeIds = Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]
+"""Node ids within a population: at least one, each once."""
+
 _CURRENT_BASE_FIELDS = dict(
     target=(str, ...),
-    neurons=(Union[Literal["all"], list[Annotated[int, Field(ge=0)]]], "all"),
+    neurons=(Union[Literal["all"], NodeIds], "all"),
 )
 CurrentProtocol = Annotated[
     Union[tuple(create_model(f"Current{k.capitalize()}", __base__=m, **_CURRENT_BASE_FIELDS)
@@ -513,8 +534,7 @@ class TraceSpec(_Strict):
     population: str
     variables: list[Literal[tuple(TRACE_VARIABLES)]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: ["v_mV"], min_length=1)
-    neurons: Union[Literal["all"], list[Annotated[int, Field(ge=0)]]] = Field(
-        default_factory=lambda: [0])
+    neurons: Union[Literal["all"], NodeIds] = Field(default_factory=lambda: [0])
     interval_ms: float = Field(1.0, gt=0, le=1e6, description="sampling interval")
 
 
@@ -739,7 +759,10 @@ def _format_errors(err: ValidationError) -> list[tuple[str, Any, str]]:
         elif etype in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
             _, parent = _walk(loc[:-1])
             rng = _field_range(parent, str(loc[-1]))
-            if rng and rng not in msg:
+            if rng is None:  # a constrained list item or union member: bound from pydantic
+                ctx = e.get("ctx", {})
+                rng = _range_text(ctx.get("ge", ctx.get("gt")), ctx.get("le"), "gt" in ctx)
+            if rng not in msg:
                 msg = f"{msg} ({rng})"
         elif etype == "missing":
             msg = "required key is missing"
@@ -750,7 +773,12 @@ def _format_errors(err: ValidationError) -> list[tuple[str, Any, str]]:
             path, value = f"{path}.{key}", ctx.get("tag")
             msg = f"unknown {key}; expected one of {ctx.get('expected_tags', '')}"
         if path in seen and etype not in ("extra_forbidden", "missing"):
-            continue  # one message per key: a union reports a failure per member
+            # one message per key: a union reports a failure per member; keep the one
+            # that is not merely "is not the literal alternative"
+            j = next(i for i, p in enumerate(problems) if p[0] == path)
+            if problems[j][2].startswith("Input should be '") and etype != "literal_error":
+                problems[j] = (path, value, msg)
+            continue
         seen.add(path)
         problems.append((path, value, msg))
     # A smart union (e.g. "all" or a list of ids) also reports that the value is not the
@@ -766,8 +794,10 @@ def _check_references(cfg: Config) -> list[tuple[str, Any, str]]:
     problems: list[tuple[str, Any, str]] = []
     sizes = cfg.node_sizes()
     pops = sorted(cfg.populations)
-    for section in ("populations", "sources", "projections", "currents"):
-        for name in getattr(cfg, section):
+    for section, names in (("populations", cfg.populations), ("sources", cfg.sources),
+                           ("projections", cfg.projections), ("currents", cfg.currents),
+                           ("recording.traces", cfg.recording.traces)):
+        for name in names:
             if not _NAME.match(name):
                 problems.append((f"{section}.{name}", _MISSING,
                                  "names must start with a letter or _ and contain only "
@@ -811,6 +841,9 @@ def _check_references(cfg: Config) -> list[tuple[str, Any, str]]:
         if not _is_multiple(t.interval_ms, sim.dt_ms):
             problems.append((f"recording.traces.{name}.interval_ms", t.interval_ms,
                              f"must be a whole multiple of simulation.dt_ms = {sim.dt_ms}"))
+    if not _is_multiple(sim.duration_ms, sim.dt_ms):
+        problems.append(("simulation.duration_ms", sim.duration_ms,
+                         f"must be a whole multiple of simulation.dt_ms = {sim.dt_ms}"))
     if not _is_multiple(sim.chunk_ms, sim.dt_ms):
         problems.append(("simulation.chunk_ms", sim.chunk_ms,
                          f"must be a whole multiple of simulation.dt_ms = {sim.dt_ms}"))
@@ -821,6 +854,9 @@ def _check_ids(problems: list, path: str, ids: list[int], size: int) -> None:
     bad = [i for i in ids if i >= size]
     if bad:
         problems.append((path, bad, f"node ids must be < the population size {size}"))
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        problems.append((path, dup, "node ids must not repeat"))
 
 
 def _is_multiple(x: float, dt: float) -> bool:
@@ -869,7 +905,7 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
 
     Examples
     --------
-    >>> cfg = load_config("configs/example.toml", ["simulation.duration_ms=200"])
+    >>> cfg = load_config("configs/motor_pool.toml", ["simulation.duration_ms=200"])
     >>> cfg.simulation.duration_ms
     200.0
     """

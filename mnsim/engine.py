@@ -248,10 +248,8 @@ def run(net: Network, writer: Writer, progress: Callable[[float], None] | None =
     n = net.n_neurons
     chunk = net.chunk_steps
     spiked = np.zeros(n, np.bool_)
-    cap = max(4 * n + 1024, SPIKE_BUFFER_MIN)
-    spk_step = np.empty(cap, np.int64)
-    spk_node = np.empty(cap, np.int32)
-    rec = (net.record_spikes, spk_step, spk_node)
+    spk_step = np.empty(max(4 * n + 1024, SPIKE_BUFFER_MIN), np.int64)
+    spk_node = np.empty(spk_step.size, np.int32)
 
     # currents: breakpoint values sampled per step of each chunk
     cur_ptr = np.zeros(len(net.currents) + 1, np.int64)
@@ -290,6 +288,12 @@ def run(net: Network, writer: Writer, progress: Callable[[float], None] | None =
             ev_step, ev_node = steps[order], nodes[order].astype(np.int64)
         else:
             ev_step, ev_node = np.empty(0, np.int64), np.empty(0, np.int64)
+        # the kernel needs room for one whole step: every neuron plus that step's events
+        busiest = int(np.bincount(ev_step - k).max()) if ev_step.size else 0
+        if spk_step.size < n + busiest:
+            spk_step = np.empty(2 * (n + busiest), np.int64)
+            spk_node = np.empty(spk_step.size, np.int32)
+        rec = (net.record_spikes, spk_step, spk_node)
         t_ms = np.arange(k, k_end) * net.dt_ms
         cur_val = np.empty((k_end - k, len(net.currents)))
         for j, (ct, cv, _) in enumerate(net.currents):
@@ -301,9 +305,12 @@ def run(net: Network, writer: Writer, progress: Callable[[float], None] | None =
             tr_rows[:] = 0
             traces = (tr_ids, tr_var, tr_ptr, tr_interval, tr_buf, tr_offset, tr_rows,
                       tr_max_rows)
+            k_was = kk
             kk, ev_ptr, n_spk = advance(kk, k_end, nrn, pops, st, exc, inh, net.ring_exc,
                                         net.ring_inh, (ev_step, ev_node), ev_ptr, currents,
                                         rec, 0, traces, spiked)
+            if kk == k_was:  # cannot happen with the sizing above; never loop forever
+                raise RuntimeError(f"engine made no progress at step {kk}")
             if n_spk:
                 writer.spikes(spk_step[:n_spk], spk_node[:n_spk])
             for g in range(len(groups)):

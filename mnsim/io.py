@@ -26,6 +26,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,8 @@ class HDF5Writer:
         if self.path.exists() and not overwrite:
             raise FileExistsError(f"{self.path} exists; choose another output or pass "
                                   f"overwrite=True (--overwrite)")
-        self.tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
+        token = f"{os.getpid()}.{uuid.uuid4().hex[:8]}"  # unique per writer, not per process
+        self.tmp = self.path.with_name(f".{self.path.name}.{token}.partial")
         self.f: h5py.File | None = None
 
     def begin(self, net: Network) -> None:
@@ -152,6 +154,11 @@ class HDF5Writer:
         self.f.attrs["complete"] = True
         self.f.close()
         self.f = None
+        fd = os.open(self.tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # the data is on disk before the name says "complete"
+        finally:
+            os.close(fd)
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:

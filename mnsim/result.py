@@ -26,7 +26,7 @@ class Result:
 
     Examples
     --------
-    >>> res = mnsim.simulate(mnsim.load_config("configs/example.toml"))
+    >>> res = mnsim.simulate(mnsim.load_config("configs/motor_pool.toml"))
     >>> res.spikes("mn").head()              # DataFrame: time_ms, node_id
     >>> res.rates()                          # mean rate per population, Hz
     >>> res.trace("mn", "v_mV")              # xarray: time_ms x node_id, units in attrs
@@ -99,6 +99,9 @@ class Result:
               t_stop_ms: float | None = None) -> pd.DataFrame | pd.Series:
         """Mean firing rates in Hz over ``[t_start_ms, t_stop_ms)``.
 
+        Without ``t_stop_ms`` the window runs to the end of the run and includes spikes
+        stamped at exactly ``duration_ms`` (a neuron spiking in the last step).
+
         With no ``population``: a DataFrame indexed by recorded population/source with
         columns ``size``, ``spikes`` and ``rate_Hz`` (spikes / size / window). With a
         ``population``: a Series of per-neuron rates indexed by ``node_id``.
@@ -107,6 +110,8 @@ class Result:
         window_s = (t1 - t_start_ms) / 1000.0
         if window_s <= 0:
             raise ValueError(f"empty window [{t_start_ms}, {t1}) ms")
+        if t_stop_ms is None:
+            t1 = np.inf
         sizes = {n: s["size"] for n, s in self.populations.items()}
         if population is not None:
             t, ids = self.spike_arrays(population)

@@ -57,14 +57,55 @@ def test_same_seed_identical_other_seed_different():
 
 
 def test_results_do_not_depend_on_chunk_length_or_spike_buffer(monkeypatch):
-    ref = all_spikes(mnsim.simulate(config_from_dict(small_network(chunk_ms=50.0))))
-    other = all_spikes(mnsim.simulate(config_from_dict(small_network(chunk_ms=13.0))))
+    runs = [mnsim.simulate(config_from_dict(small_network(chunk_ms=c))) for c in (50.0, 13.0)]
     monkeypatch.setattr(mnsim.engine, "SPIKE_BUFFER_MIN", 0)  # forces early returns
-    tiny = all_spikes(mnsim.simulate(config_from_dict(small_network(chunk_ms=300.0))))
-    for name in ref:
-        for got in (other, tiny):
+    runs.append(mnsim.simulate(config_from_dict(small_network(chunk_ms=300.0))))
+    ref = all_spikes(runs[0])
+    for res in runs[1:]:
+        got = all_spikes(res)
+        for name in ref:
             np.testing.assert_array_equal(ref[name][0], got[name][0])
             np.testing.assert_array_equal(ref[name][1], got[name][1])
+        for var in ("v_mV", "g_exc_nS", "pic_activation"):
+            np.testing.assert_array_equal(runs[0].trace("mn", var).values,
+                                          res.trace("mn", var).values)
+
+
+def test_poisson_spikes_do_not_depend_on_chunks_at_block_edges():
+    def spikes(chunk_ms):
+        d = {"simulation": {"duration_ms": 2500.0, "dt_ms": 0.1, "chunk_ms": chunk_ms},
+             "populations": {"a": {"size": 1}},
+             "sources": {"p": {"kind": "poisson", "size": 300, "rate_Hz": 50.0}}}
+        return mnsim.simulate(config_from_dict(d)).spike_arrays("p")
+    ref = spikes(1000.0)  # chunk edges on source-block edges
+    for chunk in (100.0, 7.3, 2500.0):
+        got = spikes(chunk)
+        np.testing.assert_array_equal(ref[0], got[0])
+        np.testing.assert_array_equal(ref[1], got[1])
+
+
+def test_step_with_more_events_than_the_spike_buffer_completes():
+    d = {"simulation": {"duration_ms": 5.0, "dt_ms": 0.1},
+         "populations": {"a": {"size": 1}},
+         "sources": {"volley": {"kind": "train", "size": 70_000, "start_ms": 1.0}}}
+    assert len(mnsim.simulate(config_from_dict(d)).spikes("volley")) == 70_000
+
+
+def test_poisson_rate_profile_is_followed_across_block_edges():
+    # rises to 60 Hz exactly at the edge of the first 1-s source block, then drops to 0
+    d = {"simulation": {"duration_ms": 2000.0, "dt_ms": 0.1, "seed": 5},
+         "populations": {"a": {"size": 1}},
+         "sources": {"p": {"kind": "poisson", "size": 500,
+                           "rate_Hz": {"shape": "piecewise",
+                                       "times_ms": [0.0, 1000.0, 1000.0, 2000.0],
+                                       "values_Hz": [0.0, 60.0, 0.0, 0.0]}}}}
+    res = mnsim.simulate(config_from_dict(d))
+    # mean of the ramp: 30 Hz; 15,000 expected spikes, sd of the rate ~ 0.25 Hz
+    assert res.rates(t_start_ms=0, t_stop_ms=1000).loc["p", "rate_Hz"] == \
+        pytest.approx(30.0, abs=1.0)
+    assert res.rates(t_start_ms=500, t_stop_ms=1000).loc["p", "rate_Hz"] == \
+        pytest.approx(45.0, abs=1.5)
+    assert res.rates(t_start_ms=1000).loc["p", "spikes"] == 0
 
 
 def test_poisson_source_rate_and_profile():

@@ -86,6 +86,8 @@ def test_result_api_shapes_and_units(run_pair):
     rates = live.rates()
     assert rates.loc["stim", "spikes"] == 25
     assert rates.loc["stim", "rate_Hz"] == pytest.approx(25 / 5 / 0.3)
+    # the default window includes spikes stamped at exactly the end of the run
+    assert rates.loc["mn", "spikes"] == len(live.spikes("mn"))
     per = live.rates("mn")
     assert per.shape == (20,) and per.sum() == pytest.approx(rates.loc["mn", "rate_Hz"] * 20)
     v = live.trace("mn", "v_mV")
