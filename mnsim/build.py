@@ -340,6 +340,27 @@ def to_steps(ms, dt: float):
     return np.floor(np.asarray(ms, float) / dt + 0.5 + 1e-9).astype(np.int64)
 
 
+_UNIFORM_KEYS = ("dt_over_c", "g_leak", "g_leak_e_leak", "threshold", "reset",
+                 "refractory_steps", "i_bias")
+
+
+def _mark_uniform(net: Network, pops: list, sizes: list[int], cfg: Config) -> None:
+    """Flag populations the lean kernel can advance: one value per parameter for all
+    neurons, no AHP, no PIC and no injected current."""
+    targeted = {c.target for c in cfg.currents.values()}
+    flags, par = [], np.zeros((len(pops), len(_UNIFORM_KEYS)))
+    for p, (name, a, b) in enumerate(zip(net.pop_names, net.pop_start[:-1],
+                                         net.pop_start[1:])):
+        nr = {k: v[a:b] for k, v in net.neuron.items()}
+        same = all(np.all(nr[k] == nr[k][0]) for k in _UNIFORM_KEYS)
+        ok = (same and not np.any(nr["ahp_increment"]) and not net.pop["has_pic"][p]
+              and name not in targeted)
+        flags.append(ok)
+        par[p] = [nr[k][0] for k in _UNIFORM_KEYS]
+    net.pop["uniform"] = np.array(flags, np.bool_)
+    net.pop["uniform_par"] = par
+
+
 def _steps(ms: float, dt: float) -> int:
     return int(to_steps(ms, dt))
 
@@ -455,10 +476,18 @@ def build(cfg: Config) -> Network:
     n_slots = max_d + 2
     net.ring_exc = np.zeros((n_slots, n))
     net.ring_inh = np.zeros((n_slots, n))
+    # populations that receive delayed input need their ring slot absorbed each step
+    for receptor in ("exc", "inh"):
+        syn = getattr(net, receptor)
+        delayed = syn.post[syn.delay > 0].astype(np.int64)
+        net.pop[f"delayed_{receptor}"] = np.array(
+            [bool(np.any((delayed >= a) & (delayed < b)))
+             for a, b in zip(pop_start[:-1], pop_start[1:])], np.bool_)
 
     # -- sources and injected currents ---------------------------------------------
     net.sources = [SourceStream(s, cfg.sources[s], int(src_start[i]), seed, dt)
                    for i, s in enumerate(src_names)]
+    _mark_uniform(net, pops, sizes, cfg)
     all_inj: list[np.ndarray] = []
     for name, c in cfg.currents.items():
         t0, _ = net.node_range(c.target)

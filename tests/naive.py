@@ -24,11 +24,17 @@ def simulate_naive(net: Network) -> tuple[np.ndarray, np.ndarray, dict[str, np.n
     ring = {"exc": np.zeros((n_slots, n)), "inh": np.zeros((n_slots, n))}
     syn = {"exc": net.exc, "inh": net.inh}
 
+    g = {"exc": None, "inh": None}
+
     def deposit(node: int, k_arrive: int) -> None:
+        # zero delay: straight into the conductance (it holds its value for k_arrive)
         for r, sy in syn.items():
             a, b = sy.indptr[node], sy.indptr[node + 1]
             for post, w, d in zip(sy.post[a:b], sy.weight[a:b], sy.delay[a:b]):
-                ring[r][(k_arrive + d) % n_slots, post] += w
+                if d == 0:
+                    g[r][post] += w
+                else:
+                    ring[r][(k_arrive + d) % n_slots, post] += w
 
     ev = [src.events(0, net.n_steps) for src in net.sources]
     ev_step = np.concatenate([e[0] for e in ev]) if ev else np.empty(0, np.int64)
@@ -40,6 +46,7 @@ def simulate_naive(net: Network) -> tuple[np.ndarray, np.ndarray, dict[str, np.n
     rec = net.record_spikes
     j = 0
     for k in range(net.n_steps):
+        g["exc"], g["inh"] = ge, gi  # deposit() adds into these arrays in place
         while j < ev_step.size and ev_step[j] == k:
             if rec[ev_node[j]]:
                 out_step.append(k)
@@ -50,8 +57,8 @@ def simulate_naive(net: Network) -> tuple[np.ndarray, np.ndarray, dict[str, np.n
         for t, val, ids in net.currents:
             i_inj[ids] += pwl_eval(t, val, np.array([k * net.dt_ms]))[0]
         slot = k % n_slots
-        ge = ge + ring["exc"][slot]
-        gi = gi + ring["inh"][slot]
+        ge += ring["exc"][slot]
+        gi += ring["inh"][slot]
         ring["exc"][slot] = 0.0
         ring["inh"][slot] = 0.0
         gp = nr["g_pic"] * m
@@ -62,16 +69,17 @@ def simulate_naive(net: Network) -> tuple[np.ndarray, np.ndarray, dict[str, np.n
                  + nr["i_bias"] + i_inj)
         v_inf = i_tot / g_tot
         v = v_inf + (v - v_inf) * np.exp(-g_tot * nr["dt_over_c"])
-        ge = ge * d_exc
-        gi = gi * d_inh
-        ge = np.where(ge > 1e-12, ge, 0.0)  # the engine's flush of decayed conductances
-        gi = np.where(gi > 1e-12, gi, 0.0)
+        ge *= d_exc
+        gi *= d_inh
+        ge[ge <= 1e-12] = 0.0  # the engine's flush of decayed conductances
+        gi[gi <= 1e-12] = 0.0
         held = ref > 0
         fire = ~held & (v > nr["threshold"])
         v = np.where(held | fire, nr["reset"], v)
         ref = np.where(fire, nr["refractory_steps"] - 1, np.where(held, ref - 1, 0))
         ga = ga * nr["ahp_decay"]
         ga = np.where(ga > 1e-12, ga, 0.0) + np.where(fire, nr["ahp_increment"], 0.0)
+        g["exc"], g["inh"] = ge, gi
         for i in np.flatnonzero(fire):
             if rec[i]:
                 out_step.append(k + 1)

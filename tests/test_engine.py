@@ -23,9 +23,14 @@ def all_spikes(res) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return {n: res.spike_arrays(n) for n in res._store.spike_names()}
 
 
-def test_engine_matches_naive_reference():
-    cfg = config_from_dict(small_network(duration_ms=250.0))
+@pytest.mark.parametrize("lean_inn", [False, True], ids=["general", "uniform-kernel"])
+def test_engine_matches_naive_reference(lean_inn):
+    d = small_network(duration_ms=250.0)
+    if lean_inn:  # no AHP: 'inn' qualifies for the uniform-parameter kernel
+        d["populations"]["inn"]["ahp_increment_nS"] = 0.0
+    cfg = config_from_dict(d)
     net = build(cfg)
+    assert list(net.pop["uniform"]) == [False, lean_inn]
     steps, nodes, state = simulate_naive(net)
     writer = MemoryWriter()
     mnsim.engine.run(build(cfg), writer)
