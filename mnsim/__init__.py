@@ -18,6 +18,7 @@ from .api import simulate
 from .config import Config, ConfigError, load_config
 from .io import IncompleteRunError
 from .result import Result
+from .sweep import open_sweep, run_sweep
 
 __all__ = ["load_config", "simulate", "open", "Result", "Config", "ConfigError",
-           "IncompleteRunError", "__version__"]
+           "IncompleteRunError", "run_sweep", "open_sweep", "__version__"]

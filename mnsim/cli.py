@@ -123,5 +123,90 @@ def plot(file: str, output: str | None, t_start_ms: float, t_stop_ms: float | No
     click.echo(f"wrote {out}")
 
 
+# -- sweeps -------------------------------------------------------------------------------
+@main.group()
+def sweep() -> None:
+    """Parameter sweeps: run, status, collect, plot (and submit / worker for SLURM)."""
+
+
+def _sweep_error(exc: Exception) -> None:
+    click.echo(str(exc), err=True)
+    sys.exit(2 if isinstance(exc, ConfigError) else 1)
+
+
+@sweep.command("run")
+@click.argument("spec_or_dir", type=click.Path(exists=True))
+@click.option("-o", "--output", type=click.Path(file_okay=False),
+              help="Sweep folder for a new spec [default: results/sweeps/<spec name>].")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default=None,
+              help="Override the spec's [executor] kind.")
+@click.option("--workers", type=int, default=None, help="Local processes (0 = all cores).")
+@click.option("--address", default=None, help="dask scheduler address.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def sweep_run(spec_or_dir: str, output: str | None, executor: str | None,
+              workers: int | None, address: str | None, progress: bool) -> None:
+    """Run every unfinished run of SPEC_OR_DIR (a spec file, or a folder to resume)."""
+    from .sweep import SweepLockedError, run_sweep
+
+    try:
+        sw = run_sweep(spec_or_dir, output, executor=executor, workers=workers,
+                       address=address, progress=progress)
+    except (ConfigError, SweepLockedError, FileExistsError, ValueError) as exc:
+        _sweep_error(exc)
+    c = sw.counts()
+    click.echo(f"{sw.path}: " + ", ".join(f"{v} {k}" for k, v in c.items()))
+    if c["failed"]:
+        click.echo(f"failed runs are listed by `mnsim sweep status {sw.path}`; run the "
+                   f"same command again to retry them", err=True)
+        sys.exit(1)
+
+
+@sweep.command("status")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("--failed", "show_failed", is_flag=True, help="List failed runs and errors.")
+def sweep_status(directory: str, show_failed: bool) -> None:
+    """Done / running / failed / pending runs, from the files alone (no sacct)."""
+    from .sweep import open_sweep
+
+    sw = open_sweep(directory)
+    st = sw.dir.status()
+    counts = st["status"].value_counts()
+    total = len(st)
+    click.echo(f"{directory}: {total} runs: " + ", ".join(
+        f"{int(counts.get(k, 0))} {k}" for k in ("done", "running", "failed", "pending")))
+    if show_failed:
+        for r in st[st.status == "failed"].itertuples():
+            click.echo(f"  {r.run_id} (point {r.point}, replicate {r.replicate}): {r.error}")
+
+
+@sweep.command("collect")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+def sweep_collect(directory: str) -> None:
+    """Rebuild DIRECTORY/summary.h5 from the run files."""
+    from .sweep import open_sweep
+
+    df = open_sweep(directory).collect()
+    click.echo(f"wrote {Path(directory) / 'summary.h5'} ({len(df)} runs, "
+               f"{int((df.status == 'done').sum())} done)")
+
+
+@sweep.command("plot")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("--metric", required=True, help="e.g. rate_Hz.mn")
+@click.option("--x", "x_key", required=True, help="swept key on the x axis")
+@click.option("--y", "y_key", default=None, help="swept key on the y axis (heatmap)")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None)
+def sweep_plot(directory: str, metric: str, x_key: str, y_key: str | None,
+               output: str | None) -> None:
+    """Heatmap (or curve) of a metric's mean over replicates, as PNG."""
+    from .sweep import open_sweep
+
+    try:
+        out = open_sweep(directory).plot(metric, x_key, y_key, output)
+    except KeyError as exc:
+        _sweep_error(ValueError(exc.args[0]))
+    click.echo(f"wrote {out}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -578,6 +578,14 @@ class Config(_Strict):
 # --------------------------------------------------------------------------------------
 # Loading, overrides, and error reporting
 # --------------------------------------------------------------------------------------
+def read_config_data(path: str | Path) -> dict[str, Any]:
+    """The raw (unvalidated) table of a TOML or YAML file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(str(path), [("", _MISSING, "no such file")])
+    return _read(path)
+
+
 def _read(path: Path) -> dict[str, Any]:
     text = path.read_text()
     try:
@@ -610,30 +618,38 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     return path, value
 
 
+def set_key(data: dict[str, Any], path: list[str] | str, value: Any) -> None:
+    """Set ``data[a][b][c] = value`` for ``path`` ``"a.b.c"`` in place, creating missing
+    tables (validation then reports an unknown key, with a suggestion)."""
+    keys = path.split(".") if isinstance(path, str) else path
+    node: Any = data
+    for i, k in enumerate(keys[:-1]):
+        if isinstance(node, list):
+            node = node[int(k)]
+            continue
+        if not isinstance(node.get(k, {}), (dict, list)):
+            raise ValueError(f"{'.'.join(keys[:i + 1])} is a value, not a table")
+        node = node.setdefault(k, {})
+    if isinstance(node, list):
+        node[int(keys[-1])] = value
+    else:
+        node[keys[-1]] = value
+
+
 def apply_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...]
                     ) -> dict[str, Any]:
     """Return a copy of ``data`` with each ``key.path=value`` override applied."""
     data = copy.deepcopy(data)
     for item in overrides:
         path, value = parse_override(item)
-        node: Any = data
-        for i, k in enumerate(path[:-1]):
-            if isinstance(node, list):
-                node = node[int(k)]
-                continue
-            if not isinstance(node.get(k, {}), (dict, list)):
-                raise ValueError(f"--set {item}: {'.'.join(path[:i + 1])} is a value, "
-                                 f"not a table")
-            node = node.setdefault(k, {})
-        last = path[-1]
-        if isinstance(node, list):
-            node[int(last)] = value
-        else:
-            node[last] = value
+        try:
+            set_key(data, path, value)
+        except ValueError as exc:
+            raise ValueError(f"--set {item}: {exc}") from None
     return data
 
 
-def _walk(loc: tuple) -> tuple[list[str], Any]:
+def _walk(loc: tuple, root: Any = None) -> tuple[list[str], Any]:
     """Follow an error location from :class:`Config`.
 
     Returns the user-facing key path (with the union-member tags that pydantic inserts
@@ -652,7 +668,7 @@ def _walk(loc: tuple) -> tuple[list[str], Any]:
             return t
 
     path: list[str] = []
-    t: Any = Config
+    t: Any = Config if root is None else root
     for part in loc:
         if t is None:
             if not (isinstance(part, str) and "[" in part):
@@ -734,12 +750,17 @@ def _field_range(model: Any, name: str) -> str | None:
     return _range_text(lo, hi, lo_open)
 
 
-def _format_errors(err: ValidationError) -> list[tuple[str, Any, str]]:
+def _format_errors_for(root: Any, err: ValidationError) -> list[tuple[str, Any, str]]:
+    """Problems of a validation error of model ``root``, as (key path, value, message)."""
+    return _format_errors(err, root)
+
+
+def _format_errors(err: ValidationError, root: Any = None) -> list[tuple[str, Any, str]]:
     problems: list[tuple[str, Any, str]] = []
     seen: set[str] = set()
     for e in err.errors(include_url=False):
         loc = tuple(e["loc"])
-        keys, _ = _walk(loc)
+        keys, _ = _walk(loc, root)
         path = ".".join(keys)
         value = e.get("input", _MISSING)
         etype = e["type"]
@@ -747,7 +768,7 @@ def _format_errors(err: ValidationError) -> list[tuple[str, Any, str]]:
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
         if etype == "extra_forbidden":
-            _, parent = _walk(loc[:-1])
+            _, parent = _walk(loc[:-1], root)
             key = str(loc[-1])
             valid = sorted(parent.model_fields) if parent is not None else []
             close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
@@ -757,7 +778,7 @@ def _format_errors(err: ValidationError) -> list[tuple[str, Any, str]]:
             elif valid:
                 msg += f"; valid keys here: {', '.join(valid)}"
         elif etype in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-            _, parent = _walk(loc[:-1])
+            _, parent = _walk(loc[:-1], root)
             rng = _field_range(parent, str(loc[-1]))
             if rng is None:  # a constrained list item or union member: bound from pydantic
                 ctx = e.get("ctx", {})

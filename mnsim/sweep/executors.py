@@ -1,0 +1,174 @@
+"""Executors: the same runs, the same files, the same numbers, wherever they execute.
+
+Every executor calls :func:`run_one` for each pending run. ``run_one`` is the only code
+that writes a run file: it claims the run atomically, simulates to the run's file
+(written under a temporary name, renamed when complete), adds the metrics, and on any
+error records the failure next to it. Executors only decide where ``run_one`` runs:
+
+- ``local``: a process pool on this machine (kernels compiled or loaded once, in the
+  parent, and inherited by the forked workers);
+- ``dask``: any ``dask.distributed`` cluster (a ``Client`` from the caller, an address,
+  or a dask-jobqueue cluster described in the spec);
+- ``slurm``: ``sbatch`` array jobs whose tasks each run a chunk (see :mod:`.slurm`).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Iterable
+
+from .spec import RunPlan
+from .store import SweepDir
+
+__all__ = ["run_one", "run_local", "run_dask", "RunTimeout", "warm_kernels"]
+
+
+class RunTimeout(TimeoutError):
+    """A run exceeded the sweep's ``timeout_s`` (checked after every chunk)."""
+
+
+def warm_kernels() -> None:
+    """Compile (or load from numba's cache) every kernel with a tiny network, so that
+    runs never compile; safe to call repeatedly."""
+    from ..api import simulate
+    from ..config import config_from_dict
+
+    simulate(config_from_dict({
+        "simulation": {"duration_ms": 1.0, "dt_ms": 0.1},
+        "populations": {"a": {"size": 2, "pic_conductance_nS": 1.0},
+                        "b": {"size": 2}},
+        "sources": {"s": {"kind": "poisson", "size": 2, "rate_Hz": 10.0}},
+        "projections": {"p": {"pre": "s", "post": "a", "receptor": "exc",
+                              "probability": 1.0, "delay_ms": 0.5},
+                        "q": {"pre": "a", "post": "b", "receptor": "inh",
+                              "probability": 1.0, "delay_ms": 0.0}},
+        "currents": {"c": {"target": "a", "shape": "constant", "value_nA": 0.1}},
+        "recording": {"traces": {"t": {"population": "a", "interval_ms": 0.1}}},
+    }, "<warm-up>"))
+
+
+def run_one(sweep_dir: str, plan: RunPlan, timeout_s: float = 0.0) -> dict[str, Any]:
+    """Run one planned run of a sweep (idempotent; safe to call from any worker).
+
+    Returns ``{"run_id", "status", "error", "wall_time_s"}`` with status ``done``,
+    ``skipped`` (already done), ``claimed`` (another worker holds it) or ``failed``.
+    """
+    from ..analysis import compute_metrics, write_metrics
+    from ..api import simulate
+
+    d = SweepDir(sweep_dir)
+    rid = plan["run_id"]
+    out = {"run_id": rid, "status": "skipped", "error": "", "wall_time_s": 0.0}
+    if d.is_done(rid):
+        return out
+    if not d.claim(rid):
+        return {**out, "status": "claimed"}
+    t0 = time.perf_counter()
+    try:
+        cfg = d.config(plan)
+
+        def check_time(_t_ms: float) -> None:
+            if timeout_s and time.perf_counter() - t0 > timeout_s:
+                raise RunTimeout(f"run exceeded timeout_s = {timeout_s:g} s")
+
+        path = d.run_file(rid)
+        res = simulate(cfg, path, overwrite=True, progress=check_time)
+        names = d.spec().sweep.metrics
+        write_metrics(path, compute_metrics(res, names), names)
+        d.error_file(rid).unlink(missing_ok=True)
+        return {**out, "status": "done", "wall_time_s": time.perf_counter() - t0}
+    except Exception as exc:  # recorded next to the run, retried on the next pass
+        d.record_failure(rid, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        return {**out, "status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                "wall_time_s": time.perf_counter() - t0}
+    finally:
+        d.release(rid)
+
+
+def _bar(total: int, progress: bool, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="run", desc=desc, disable=not progress,
+                dynamic_ncols=True)
+
+
+def run_local(d: SweepDir, plans: Iterable[RunPlan], workers: int = 0,
+              progress: bool = True) -> list[dict[str, Any]]:
+    """Run plans in a pool of ``workers`` processes (0 = all cores).
+
+    A worker that dies (killed, out of memory) breaks the pool: its run is recorded as
+    failed, the other unfinished runs go to a fresh pool, and finished ones stand.
+    """
+    timeout = d.spec().sweep.timeout_s
+    todo = [p for p in plans if not d.is_done(p["run_id"])]
+    n = workers or os.cpu_count() or 1
+    results: list[dict[str, Any]] = []
+    if not todo:
+        return results
+    warm_kernels()  # compiled once here; forked workers inherit the compiled code
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    with _bar(len(todo), progress, f"sweep {d.path.name}") as bar:
+        while todo:
+            broken: list[RunPlan] = []
+            with ProcessPoolExecutor(max_workers=min(n, len(todo)), mp_context=ctx) as ex:
+                futures = {ex.submit(run_one, str(d.path), p, timeout): p for p in todo}
+                for fut in as_completed(futures):
+                    try:
+                        r = fut.result()
+                    except BrokenProcessPool:
+                        broken.append(futures[fut])
+                        continue
+                    results.append(r)
+                    bar.update(1)
+            todo = []
+            for p in broken:
+                rid = p["run_id"]
+                if d.is_done(rid):
+                    bar.update(1)
+                elif d.claim_file(rid).exists():  # its worker died holding the claim
+                    d.record_failure(rid, "worker process died while running (killed by "
+                                          "a signal or out of memory)")
+                    d.release(rid)
+                    results.append({"run_id": rid, "status": "failed",
+                                    "error": "worker process died", "wall_time_s": 0.0})
+                    bar.update(1)
+                else:
+                    todo.append(p)  # never started: run it in a fresh pool
+    return results
+
+
+def run_dask(d: SweepDir, plans: Iterable[RunPlan], client: Any,
+             progress: bool = True) -> list[dict[str, Any]]:
+    """Run plans on a ``dask.distributed`` cluster through ``client``.
+
+    Kernels are warmed on every worker first (compiled or loaded from numba's cache once
+    per worker). A task lost with its worker (``KilledWorker``) is recorded as failed.
+    """
+    from dask.distributed import as_completed as dask_completed
+
+    timeout = d.spec().sweep.timeout_s
+    todo = [p for p in plans if not d.is_done(p["run_id"])]
+    if not todo:
+        return []
+    client.run(warm_kernels)
+    futures = client.map(run_one, [str(d.path)] * len(todo), todo,
+                         [timeout] * len(todo), pure=False)
+    plan_of = {f.key: p for f, p in zip(futures, todo)}
+    results = []
+    with _bar(len(todo), progress, f"sweep {d.path.name} (dask)") as bar:
+        for fut in dask_completed(futures):
+            try:
+                results.append(fut.result())
+            except Exception as exc:  # KilledWorker, lost connection, ...
+                rid = plan_of[fut.key]["run_id"]
+                d.record_failure(rid, f"{type(exc).__name__}: {exc}")
+                d.release(rid)
+                results.append({"run_id": rid, "status": "failed", "error": str(exc),
+                                "wall_time_s": 0.0})
+            bar.update(1)
+    return results
