@@ -161,6 +161,44 @@ def sweep_run(spec_or_dir: str, output: str | None, executor: str | None,
         sys.exit(1)
 
 
+@sweep.command("submit")
+@click.argument("spec_or_dir", type=click.Path(exists=True))
+@click.option("-o", "--output", type=click.Path(file_okay=False),
+              help="Sweep folder for a new spec [default: results/sweeps/<spec name>].")
+@click.option("--resume", is_flag=True, help="Submit only chunks with unfinished runs.")
+@click.option("--dry-run", is_flag=True, help="Write the job script, do not submit.")
+def sweep_submit(spec_or_dir: str, output: str | None, resume: bool, dry_run: bool) -> None:
+    """Submit the sweep as one SLURM array job and return at once."""
+    from .sweep.slurm import submit
+    from .sweep.store import SweepDir, create_sweep_dir
+
+    try:
+        p = Path(spec_or_dir)
+        d = SweepDir(p) if p.is_dir() else create_sweep_dir(
+            p, output or Path("results") / "sweeps" / p.stem)
+        info = submit(d, resume=resume, dry_run=dry_run)
+    except (ConfigError, FileExistsError, ValueError, RuntimeError) as exc:
+        _sweep_error(exc)
+    if not info["tasks"]:
+        click.echo(f"{d.path}: every run is done; nothing to submit")
+        return
+    what = f"job {info['job_id']}" if info["job_id"] else "dry run (not submitted)"
+    click.echo(f"{what}: array {info['array']} ({info['tasks']} tasks), script "
+               f"{info['script']}\nfollow with: mnsim sweep status {d.path}")
+
+
+@sweep.command("worker", hidden=True)
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("--chunk", type=int, required=True)
+def sweep_worker(directory: str, chunk: int) -> None:
+    """Run one chunk of a sweep (the body of a SLURM array task)."""
+    from .sweep.slurm import run_chunk
+    from .sweep.store import SweepDir
+
+    for r in run_chunk(SweepDir(directory), chunk):
+        click.echo(f"{r['run_id']}: {r['status']} {r['error']}".rstrip())
+
+
 @sweep.command("status")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False))
 @click.option("--failed", "show_failed", is_flag=True, help="List failed runs and errors.")

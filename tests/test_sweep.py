@@ -297,3 +297,97 @@ def test_cli_sweep_commands(tmp_path):
     r = runner.invoke(main, ["sweep", "plot", str(tmp_path / "sw"), "--metric",
                              "rate_Hz.mn", "--x", "nope"])
     assert r.exit_code == 1 and "not a grid axis" in r.output
+
+
+# -- SLURM (a real one-node cluster: scripts/slurm_local.sh, started by .ci/run) -----------
+def _slurm_up() -> bool:
+    import shutil
+    import subprocess
+
+    up = shutil.which("sbatch") is not None and subprocess.run(
+        ["sinfo", "-h"], capture_output=True).returncode == 0
+    if not up and os.environ.get("MNSIM_REQUIRE_SLURM") == "1":
+        raise RuntimeError("MNSIM_REQUIRE_SLURM=1 but no SLURM answers (sinfo)")
+    return up
+
+
+def test_slurm_chunks_and_job_script(tmp_path):
+    from mnsim.sweep.slurm import chunks, job_script, submit
+
+    spec = make_spec(tmp_path, GRID.replace("[grid]", """[executor]
+kind = "slurm"
+max_array_size = 3
+partition = "debug"
+time = "00:10:00"
+parallel = 2
+
+[grid]"""))
+    d = create_sweep_dir(spec, tmp_path / "sw")
+    parts = chunks(d)
+    assert len(parts) == 3 and sorted(sum(parts, [])) == sorted(p["run_id"] for p in
+                                                                 d.plans())
+    script = job_script(d)
+    for line in ("#SBATCH --partition=debug", "#SBATCH --time=00:10:00",
+                 "export HDF5_USE_FILE_LOCKING=FALSE", "NUMBA_CACHE_DIR=",
+                 "-m mnsim sweep worker", '--chunk "$SLURM_ARRAY_TASK_ID"'):
+        assert line in script
+    info = submit(d, dry_run=True)
+    assert info["array"] == "0-2%2" and info["job_id"] is None
+
+
+@pytest.mark.skipif(not _slurm_up(), reason="needs a running SLURM (scripts/slurm_local.sh;"
+                                            " .ci/run starts one)")
+def test_slurm_array_job_gives_the_same_runs_as_local(tmp_path):
+    import time
+
+    from mnsim.sweep.slurm import submit
+
+    spec = make_spec(tmp_path, GRID.replace("[grid]", """[executor]
+kind = "slurm"
+max_array_size = 3
+mem = "400M"
+
+[grid]"""))
+    local = run_sweep(spec, tmp_path / "local", executor="local", workers=2,
+                      progress=False)
+    d = create_sweep_dir(spec, tmp_path / "slurm")
+    t0 = time.perf_counter()
+    info = submit(d)
+    assert info["job_id"] and info["array"] == "0-2"
+    assert time.perf_counter() - t0 < 30  # returns at once: nothing waits for the job
+    deadline = time.time() + 240
+    while d.counts()["done"] < 8 and time.time() < deadline:
+        time.sleep(1)
+    assert d.counts() == {"done": 8, "running": 0, "failed": 0, "pending": 0}, \
+        list((d.path / "slurm" / "logs").glob("*"))
+    for rid in local.summary.run_id:
+        x = spikes_of(tmp_path / "local" / "runs" / f"{rid}.h5")
+        y = spikes_of(d.run_file(rid))
+        for n in x:
+            np.testing.assert_array_equal(x[n][0], y[n][0])
+    # resume resubmits only the chunk of a run that is missing
+    victim = d.plans()[4]["run_id"]
+    d.run_file(victim).unlink()
+    info = submit(d, resume=True, dry_run=True)
+    from mnsim.sweep.slurm import chunks
+    want = [i for i, ids in enumerate(chunks(d)) if victim in ids]
+    assert info["array"] == ",".join(map(str, want)) and info["tasks"] == 1
+
+
+@pytest.mark.skipif(not _slurm_up(), reason="needs a running SLURM (scripts/slurm_local.sh;"
+                                            " .ci/run starts one)")
+def test_dask_jobqueue_cluster_from_the_spec(tmp_path):
+    pytest.importorskip("dask_jobqueue")
+    spec = make_spec(tmp_path, GRID.replace("[grid]", """[executor]
+kind = "dask"
+jobqueue = "slurm"
+jobs = 1
+mem = "1G"
+
+[grid]"""))
+    remote = run_sweep(spec, tmp_path / "jq", progress=False)
+    local = run_sweep(spec, tmp_path / "local", executor="local", workers=2,
+                      progress=False)
+    assert remote.counts()["done"] == 8
+    a, b = local.summary.set_index("run_id"), remote.summary.set_index("run_id")
+    assert a["metric.rate_Hz.mn"].equals(b.loc[a.index, "metric.rate_Hz.mn"])

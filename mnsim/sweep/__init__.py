@@ -122,6 +122,36 @@ class Sweep:
             f"{k}={v}" for k, v in c.items()) + ">"
 
 
+def _dask_client(spec: SweepSpec, address: str | None, own: list[Any]) -> Any:
+    """A client for the spec's dask executor: an address, or a dask-jobqueue cluster."""
+    from dask.distributed import Client
+
+    ex = spec.executor
+    if address or ex.address:
+        own.append(Client(address or ex.address))
+        return own[-1]
+    if ex.jobqueue is None:
+        raise ValueError("the dask executor needs a client, an address, or [executor] "
+                         "address / jobqueue in the spec")
+    import dask_jobqueue
+
+    cls = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[ex.jobqueue]
+    kw: dict[str, Any] = dict(cores=ex.cpus_per_task, processes=ex.cpus_per_task,
+                              memory=ex.mem.replace("G", "GiB").replace("M", "MiB"),
+                              walltime=ex.time, queue=ex.partition,
+                              job_script_prologue=["export HDF5_USE_FILE_LOCKING=FALSE",
+                                                   'export NUMBA_CACHE_DIR="${TMPDIR:-/tmp}'
+                                                   '/mnsim-numba-$(id -u)"'],
+                              scheduler_options={"dashboard_address": None})
+    cluster = cls(**kw)
+    own.append(cluster)
+    cluster.scale(jobs=ex.jobs)
+    client = Client(cluster)
+    own.insert(0, client)
+    client.wait_for_workers(1, timeout=600)
+    return client
+
+
 def open_sweep(path: str | os.PathLike) -> Sweep:
     """Open a sweep folder for analysis (``mnsim.open_sweep``)."""
     return Sweep(path)
@@ -167,20 +197,14 @@ def run_sweep(spec_or_dir: str | os.PathLike, out: str | os.PathLike | None = No
             run_local(d, plans, workers if workers is not None else spec.executor.workers,
                       progress)
         elif kind == "dask":
-            own = None
+            own: list[Any] = []
             if client is None:
-                from dask.distributed import Client
-
-                addr = address or spec.executor.address
-                if addr is None:
-                    raise ValueError("the dask executor needs a client, an address, or "
-                                     "[executor] address in the spec")
-                client = own = Client(addr)
+                client = _dask_client(spec, address, own)
             try:
                 run_dask(d, plans, client, progress)
             finally:
-                if own is not None:
-                    own.close()
+                for x in own:  # client first, then the cluster we started
+                    x.close()
         elif kind == "slurm":
             raise ValueError("SLURM sweeps are submitted, not driven: use "
                              "`mnsim sweep submit` (then `mnsim sweep status`)")

@@ -117,6 +117,10 @@ class Executor(_Strict):
     parallel: int | None = Field(None, ge=1, description="array tasks running at once")
     runs_per_task: int | None = Field(None, ge=1)
     extra_sbatch: list[str] = Field(default_factory=list)
+    # dask on a batch system: dask-jobqueue starts `jobs` worker jobs of the shape above
+    jobqueue: Literal["slurm", "pbs"] | None = Field(
+        None, description="dask: create a dask-jobqueue cluster of this kind")
+    jobs: int = Field(1, ge=1, description="dask-jobqueue: worker jobs to start")
 
 
 class SweepSection(_Strict):
