@@ -168,6 +168,29 @@ def peer(kind: str, n: int, duration_ms: float, threads: int, target: str | None
         return None
 
 
+def rate_agreement(n_seeds: int, duration_ms: float) -> pd.DataFrame:
+    """COBA-4000 mean rate over seeds in mnsim and Brian2 (runs that died are left out:
+    the network can fall silent after its opening burst for some draws)."""
+    import mnsim
+    from benchmarks.peers import brian2_coba
+
+    rows = []
+    for s in range(1, n_seeds + 1):
+        res = mnsim.simulate(mnsim.load_config(COBA, coba_overrides(4000, duration_ms, s)))
+        r = res.rates()
+        rows.append({"simulator": "mnsim", "seed": s,
+                     "rate_Hz": float((r.loc["exc", "spikes"] + r.loc["inh", "spikes"])
+                                      / 4000 / (duration_ms / 1000))})
+        try:
+            b = brian2_coba.run(4000, duration_ms, "cython", seed=s, warm_run=False)
+            rows.append({"simulator": "brian2", "seed": s, "rate_Hz": b["mean_rate_Hz"]})
+        except Exception as exc:
+            print(f"  [skipped brian2 seed {s}: {str(exc).strip().splitlines()[-1][:120]}]")
+    df = pd.DataFrame(rows)
+    df["alive"] = df.rate_Hz >= MIN_ALIVE_HZ
+    return df
+
+
 def per_event_figures(r: dict) -> dict:
     steps = r["duration_ms"] / 0.1
     events = r["n_spikes"] * r["n_synapses"] / r["n_neurons"]  # mean out-degree
@@ -216,6 +239,22 @@ def main() -> None:
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
     table.to_csv(OUT / "coba.csv", index=False)
 
+    if not args.no_peers:
+        print("\n== COBA-4000 firing rate over seeds: mnsim vs Brian2 (accuracy check) ==")
+        rates = rate_agreement(4 if q else 10, 3000.0)
+        alive = rates[rates.alive]
+        agg = alive.groupby("simulator").rate_Hz.agg(["mean", "std", "count"])
+        agg["died"] = rates[~rates.alive].groupby("simulator").size().reindex(
+            agg.index).fillna(0).astype(int)
+        print(agg.to_string(float_format=lambda x: f"{x:.3g}"))
+        if {"mnsim", "brian2"} <= set(agg.index):
+            m, b = agg.loc["mnsim"], agg.loc["brian2"]
+            sem = float(np.hypot(m["std"] / np.sqrt(m["count"]),
+                                 b["std"] / np.sqrt(b["count"])))
+            print(f"mnsim / brian2 mean rate = {m['mean'] / b['mean']:.3f} "
+                  f"(difference {m['mean'] - b['mean']:+.2f} Hz, standard error {sem:.2f} Hz)")
+        rates.to_csv(OUT / "coba_rates.csv", index=False)
+
     print("\n== mnsim scaling (COBA, in-degree 80) ==")
     scale = []
     for n in (1000, 4000, 16000, 64000):
@@ -242,15 +281,16 @@ def main() -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(1, 2, figsize=(9, 3.4))
-    ax[0].loglog(scale.n_neurons, scale.ns_per_neuron_step, "o-", label="mnsim")
-    ax[0].set(xlabel="neurons", ylabel="ns per neuron-step", title="neuron update")
-    ax[1].loglog(scale.n_neurons, scale.ns_per_syn_event, "o-", label="mnsim")
-    ax[1].set(xlabel="neurons", ylabel="ns per synaptic event (total time)",
-              title="all costs per synaptic event")
-    for r in table[table.simulator != "mnsim"].itertuples():
-        ax[0].loglog([r.n_neurons], [r.ns_per_neuron_step], "x",
-                     label=f"{r.simulator} {r.target} x{r.threads}")
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
+    for a, col, title in ((ax[0], "ns_per_neuron_step", "simulation time per neuron-step"),
+                          (ax[1], "ns_per_syn_event", "simulation time per synaptic event")):
+        a.loglog(scale.n_neurons, scale[col], "o-", color="k", lw=2, label="mnsim x1")
+        peers = table[table.simulator != "mnsim"]
+        for (sim, target, threads), g in peers.groupby(["simulator", "target", "threads"]):
+            a.loglog(g.n_neurons, g[col], "x--", label=f"{sim} {target} x{threads}")
+        a.set(xlabel="neurons (COBA, in-degree 80)", ylabel=col.replace("_", " "),
+              title=title)
+        a.grid(True, which="both", alpha=0.3)
     ax[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(OUT / "scaling.png", dpi=120)
