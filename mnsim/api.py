@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -64,7 +65,10 @@ def simulate(config: Config | str | os.PathLike, output: str | os.PathLike | Non
     elif callable(progress):
         callback = progress
     try:
-        run(net, writer, callback)
+        wall = run(net, writer, callback)
+        t0 = time.perf_counter()
+        _derived_output(net, writer)
+        writer.finish(wall + time.perf_counter() - t0)
     except BaseException:
         writer.abort()
         raise
@@ -74,6 +78,20 @@ def simulate(config: Config | str | os.PathLike, output: str | os.PathLike | Non
     if output is not None:
         return Result(H5Store(output), Path(output))
     return Result(writer, None)
+
+
+def _derived_output(net, writer) -> None:
+    """Signals computed from the spikes once the run is over (muscle force and EMG)."""
+    from .muscle import muscle_signals
+
+    cfg = net.config
+    for name, m in cfg.muscles.items():
+        if not net.record_spikes[slice(*net.node_range(m.pool))].any():
+            raise ValueError(f"muscles.{name} needs the spikes of '{m.pool}'; add it to "
+                             f"recording.spikes")
+        t, ids = writer.spike_arrays(m.pool)
+        writer.muscle(name, m.pool, muscle_signals(m, t, ids, cfg.populations[m.pool].size,
+                                                   net.n_steps * net.dt_ms))
 
 
 def open_run(path: str | os.PathLike, allow_incomplete: bool = False) -> Result:

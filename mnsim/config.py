@@ -538,6 +538,34 @@ class TraceSpec(_Strict):
     interval_ms: float = Field(1.0, gt=0, le=1e6, description="sampling interval")
 
 
+class Muscle(_Strict):
+    """Force and surrogate EMG of the motor units of one motoneuron pool (see
+    :mod:`mnsim.muscle`; Fuglevand, Winter & Patla 1993). Unit 0 is the smallest."""
+
+    pool: str
+    smallest_twitch_mN: float = Field(1.0, gt=0, le=1e6,
+                                      description="peak twitch force of unit 0")
+    twitch_force_range: float = Field(100.0, gt=1, le=1e4,
+                                      description="largest / smallest peak twitch (RP)")
+    contraction_time_longest_ms: float = Field(90.0, gt=0, le=1000,
+                                               description="contraction time of unit 0")
+    contraction_time_range: float = Field(3.0, gt=1, le=100,
+                                          description="longest / shortest contraction "
+                                                      "time (RT)")
+    muap_amplitude_smallest_mV: float = Field(0.05, gt=0, le=100)
+    muap_amplitude_range: float = Field(10.0, gt=0, le=1e4,
+                                        description="largest / smallest MUAP amplitude")
+    muap_width_smallest_ms: float = Field(1.0, gt=0, le=100,
+                                          description="Hermite-Rodriguez width of unit 0")
+    muap_width_range: float = Field(0.6, gt=0, le=100,
+                                    description="width of the largest / of the smallest "
+                                                "(< 1: larger units have shorter MUAPs)")
+    emg_latency_ms: float = Field(5.0, ge=0, le=1000,
+                                  description="spike to MUAP centre (axon + junction)")
+    force_interval_ms: float = Field(1.0, gt=0, le=100, description="force sampling")
+    emg_interval_ms: float = Field(0.5, gt=0, le=100, description="EMG sampling")
+
+
 class Recording(_Strict):
     """What to record: spikes of which populations/sources, traces of which neurons."""
 
@@ -553,6 +581,7 @@ class Config(_Strict):
     sources: dict[str, Source] = Field(default_factory=dict)
     projections: dict[str, Projection] = Field(default_factory=dict)
     currents: dict[str, CurrentProtocol] = Field(default_factory=dict)
+    muscles: dict[str, Muscle] = Field(default_factory=dict)
     recording: Recording = Field(default_factory=Recording)
     _source: str = PrivateAttr("<dict>")
 
@@ -817,7 +846,7 @@ def _check_references(cfg: Config) -> list[tuple[str, Any, str]]:
     pops = sorted(cfg.populations)
     for section, names in (("populations", cfg.populations), ("sources", cfg.sources),
                            ("projections", cfg.projections), ("currents", cfg.currents),
-                           ("recording.traces", cfg.recording.traces)):
+                           ("muscles", cfg.muscles), ("recording.traces", cfg.recording.traces)):
         for name in names:
             if not _NAME.match(name):
                 problems.append((f"{section}.{name}", _MISSING,
@@ -850,6 +879,8 @@ def _check_references(cfg: Config) -> list[tuple[str, Any, str]]:
         if ref(f"currents.{name}.target", c.target, pops, "population") and \
                 c.neurons != "all":
             _check_ids(problems, f"currents.{name}.neurons", c.neurons, sizes[c.target])
+    for name, m in cfg.muscles.items():
+        ref(f"muscles.{name}.pool", m.pool, pops, "population")
     spikes = cfg.recording.spikes
     if spikes != "all":
         for i, name in enumerate(spikes):

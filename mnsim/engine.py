@@ -273,6 +273,8 @@ class Writer(Protocol):
     def begin(self, net: Network) -> None: ...
     def spikes(self, steps: np.ndarray, nodes: np.ndarray) -> None: ...
     def traces(self, group: int, start_row: int, rows: np.ndarray) -> None: ...
+    def spike_arrays(self, name: str) -> tuple[np.ndarray, np.ndarray]: ...
+    def muscle(self, name: str, pool: str, signals: dict[str, np.ndarray]) -> None: ...
     def finish(self, wall_time_s: float) -> None: ...
 
 
@@ -298,7 +300,8 @@ def run(net: Network, writer: Writer, progress: Callable[[float], None] | None =
 
     ``progress`` is called after each chunk with the biological time simulated (ms).
     Returns the wall time in seconds. Memory is bounded by the chunk length: traces and
-    spikes leave the process for the writer after every chunk.
+    spikes leave the process for the writer after every chunk. The caller finishes the
+    writer (after adding any derived output, see :func:`mnsim.api.simulate`).
     """
     t_start = time.perf_counter()
     nrn, pops, st, exc, inh = _kernel_args(net)
@@ -384,6 +387,4 @@ def run(net: Network, writer: Writer, progress: Callable[[float], None] | None =
         k = k_end
         if progress is not None:
             progress(k * net.dt_ms)
-    wall = time.perf_counter() - t_start
-    writer.finish(wall)
-    return wall
+    return time.perf_counter() - t_start

@@ -10,6 +10,9 @@ File layout (``format = "mnsim-run"``, ``format_version = 1``)::
         node_ids            uint64 (ids within the population or source)
     /populations/<name>/    attrs kind ("neurons" | "source"), size, first_node
         params/<key>        per-neuron parameter values as drawn (neurons only)
+    /muscles/<name>/        attr pool; time_ms, force_mN, emg_time_ms, emg_mV, and per
+                            motor unit twitch_peak_mN, contraction_time_ms,
+                            muap_amplitude_mV, muap_width_ms
     /traces/<group>/        attrs population, interval_ms
         time_ms             float64 (n_samples,)
         node_ids            uint64 (n_neurons,)
@@ -40,6 +43,10 @@ __all__ = ["HDF5Writer", "MemoryWriter", "H5Store", "IncompleteRunError", "prove
            "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
+#: Units of the datasets of /muscles/<name>/.
+MUSCLE_UNITS = {"time_ms": "ms", "force_mN": "mN", "emg_time_ms": "ms", "emg_mV": "mV",
+                "twitch_peak_mN": "mN", "contraction_time_ms": "ms",
+                "muap_amplitude_mV": "mV", "muap_width_ms": "ms"}
 SORTING = h5py.enum_dtype({"none": 0, "by_id": 1, "by_time": 2}, basetype="u1")
 _CHUNK = 1 << 15
 
@@ -149,6 +156,17 @@ class HDF5Writer:
         for j, v in enumerate(g.variables):
             tg[v][start_row:start_row + rows.shape[0]] = rows[:, j * ncol:(j + 1) * ncol]
 
+    def spike_arrays(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        g = self.f[f"spikes/{name}"]
+        return g["timestamps"][()], g["node_ids"][()]
+
+    def muscle(self, name: str, pool: str, signals: dict[str, np.ndarray]) -> None:
+        g = self.f.require_group("muscles").create_group(name)
+        g.attrs["pool"] = pool
+        for key, data in signals.items():
+            ds = g.create_dataset(key, data=data)
+            ds.attrs["units"] = MUSCLE_UNITS[key]
+
     def finish(self, wall_time_s: float) -> None:
         self.f.attrs["wall_time_s"] = wall_time_s
         self.f.attrs["complete"] = True
@@ -186,6 +204,7 @@ class MemoryWriter:
             n: [] for n in net.pop_names + net.src_names if rec[slice(*net.node_range(n))].any()}
         self._tr = [np.empty((g.n_samples(net.n_steps), len(g.variables) * g.node_ids.size))
                     for g in net.traces]
+        self._muscles: dict[str, dict[str, Any]] = {}
 
     def spikes(self, steps: np.ndarray, nodes: np.ndarray) -> None:
         for name, t, ids in _split_by_node_set(self.net, steps, nodes):
@@ -193,6 +212,15 @@ class MemoryWriter:
 
     def traces(self, group: int, start_row: int, rows: np.ndarray) -> None:
         self._tr[group][start_row:start_row + rows.shape[0]] = rows
+
+    def muscle(self, name: str, pool: str, signals: dict[str, np.ndarray]) -> None:
+        self._muscles[name] = {"pool": pool, **signals}
+
+    def muscle_names(self) -> list[str]:
+        return list(self._muscles)
+
+    def muscle_arrays(self, name: str) -> dict[str, Any]:
+        return dict(self._muscles[name])
 
     def finish(self, wall_time_s: float) -> None:
         self.attrs["wall_time_s"] = wall_time_s
@@ -291,6 +319,15 @@ class H5Store:
                         "variables": [v for v in g if v in TRACE_VARIABLES],
                         "interval_ms": float(g.attrs["interval_ms"])}
                     for n, g in f["traces"].items()}
+
+    def muscle_names(self) -> list[str]:
+        with self._open() as f:
+            return list(f["muscles"]) if "muscles" in f else []
+
+    def muscle_arrays(self, name: str) -> dict[str, Any]:
+        with self._open() as f:
+            g = f[f"muscles/{name}"]
+            return {"pool": str(g.attrs["pool"]), **{k: v[()] for k, v in g.items()}}
 
     def trace_arrays(self, group: str, variable: str
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

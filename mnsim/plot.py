@@ -41,9 +41,10 @@ def plot_run(result: Result, path: str | os.PathLike, max_neurons_per_pop: int =
     groups = result._store.trace_groups()
     traces = [(g["population"], v, name) for name, g in groups.items()
               for v in g["variables"]]
-    n_rows = 1 + len(traces)
-    fig, axes = plt.subplots(n_rows, 1, figsize=(9, 2.6 + 1.8 * len(traces)), sharex=True,
-                             gridspec_kw={"height_ratios": [2.5] + [1] * len(traces)},
+    muscles = result.muscles
+    n_rows = 1 + len(traces) + len(muscles)
+    fig, axes = plt.subplots(n_rows, 1, figsize=(9, 2.6 + 1.8 * (n_rows - 1)), sharex=True,
+                             gridspec_kw={"height_ratios": [2.5] + [1] * (n_rows - 1)},
                              squeeze=False)
     ax = axes[0, 0]
     offset = 0
@@ -74,6 +75,18 @@ def plot_run(result: Result, path: str | os.PathLike, max_neurons_per_pop: int =
         label = var[: -len(unit) - 1] if var.endswith("_" + unit) else var
         a.set_ylabel(f"{pop} {label}" + (f"\n({unit})" if unit != "1" else ""), fontsize=8)
         a.legend(fontsize=7, loc="upper right", ncol=5, frameon=False)
+    for row, name in enumerate(muscles, start=1 + len(traces)):
+        m = result.muscle(name)
+        a = axes[row, 0]
+        emg = m.emg_mV.sel(emg_time_ms=slice(t_start_ms, t1))
+        a2 = a.twinx()
+        a2.plot(emg.emg_time_ms, emg, color="0.75", lw=0.4)
+        a2.set_ylabel("EMG (mV)", fontsize=8, color="0.5")
+        a.set_zorder(a2.get_zorder() + 1)
+        a.patch.set_visible(False)
+        force = m.force_mN.sel(time_ms=slice(t_start_ms, t1))
+        a.plot(force.time_ms, force, color="C3", lw=1.2)
+        a.set_ylabel(f"{name}\nforce (mN)", fontsize=8)
     axes[-1, 0].set_xlabel("time (ms)")
     axes[-1, 0].set_xlim(t_start_ms, t1)
     fig.tight_layout()

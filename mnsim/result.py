@@ -157,6 +157,32 @@ class Result:
             attrs={"units": TRACE_VARIABLES[variable], "population": population,
                    "interval_ms": groups[hits[0]]["interval_ms"]})
 
+    # -- muscles --------------------------------------------------------------------
+    @property
+    def muscles(self) -> list[str]:
+        """Names of the muscles computed for this run (``[muscles.<name>]``)."""
+        return self._store.muscle_names()
+
+    def muscle(self, name: str) -> xr.Dataset:
+        """Force (``force_mN`` over ``time_ms``), surrogate EMG (``emg_mV`` over
+        ``emg_time_ms``) and per-unit properties (over ``unit``) of one muscle."""
+        if name not in self.muscles:
+            raise KeyError(f"no muscle {name!r}; this run has: "
+                           f"{', '.join(self.muscles) or 'none'} (see [muscles])")
+        a = self._store.muscle_arrays(name)
+        from .io import MUSCLE_UNITS
+
+        per_unit = ("twitch_peak_mN", "contraction_time_ms", "muap_amplitude_mV",
+                    "muap_width_ms")
+        ds = xr.Dataset(
+            {"force_mN": ("time_ms", a["force_mN"], {"units": "mN"}),
+             "emg_mV": ("emg_time_ms", a["emg_mV"], {"units": "mV"}),
+             **{k: ("unit", a[k], {"units": MUSCLE_UNITS[k]}) for k in per_unit}},
+            coords={"time_ms": a["time_ms"], "emg_time_ms": a["emg_time_ms"],
+                    "unit": np.arange(a["twitch_peak_mN"].size)},
+            attrs={"pool": a["pool"], "muscle": name})
+        return ds
+
     # -- interoperability -----------------------------------------------------------
     def to_neo(self):
         """The run as a ``neo.Block`` (one Segment): a SpikeTrain per recorded neuron,
