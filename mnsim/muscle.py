@@ -102,7 +102,7 @@ def muscle_signals(m, times_ms: np.ndarray, node_ids: np.ndarray, n_units: int,
     t = np.asarray(times_ms, float)[order]
     u = np.asarray(node_ids, np.int64)[order]
     isi = np.diff(t, prepend=-np.inf)
-    isi[np.r_[True, u[1:] != u[:-1]]] = np.inf  # first spike of each unit
+    isi[np.r_[True, u[1:] != u[:-1]][:u.size]] = np.inf  # first spike of each unit
     x = props["contraction_time_ms"][u] / isi
     gains = force_gain(x)
     n_f = int(math.floor(duration_ms / m.force_interval_ms)) + 1

@@ -101,6 +101,12 @@ def test_muscle_output_in_run_files(tmp_path):
         saved.muscle("soleus")
 
 
+def test_a_silent_pool_gives_zero_force():
+    sig = muscle_signals(M, np.array([]), np.array([], int), 5, 50.0)
+    assert sig["force_mN"].shape == (501,) and not sig["force_mN"].any()
+    assert not sig["emg_mV"].any()
+
+
 def test_muscle_needs_a_population_with_recorded_spikes():
     d = {"simulation": {"duration_ms": 10.0}, "populations": {"mn": {"size": 2}},
          "muscles": {"m": {"pool": "nm"}}}
