@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import queue
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Iterable
 
 from .spec import RunPlan
@@ -97,48 +96,87 @@ def _bar(total: int, progress: bool, desc: str):
                 dynamic_ncols=True)
 
 
+def _worker_loop(sweep_dir: str, timeout_s: float, tasks: Any, results: Any) -> None:
+    """Body of a local worker process: run plans from ``tasks`` until it yields None."""
+    while True:
+        plan = tasks.get()
+        if plan is None:
+            return
+        results.put(("start", os.getpid(), plan["run_id"]))
+        results.put(("end", os.getpid(), run_one(sweep_dir, plan, timeout_s)))
+
+
 def run_local(d: SweepDir, plans: Iterable[RunPlan], workers: int = 0,
               progress: bool = True) -> list[dict[str, Any]]:
-    """Run plans in a pool of ``workers`` processes (0 = all cores).
+    """Run plans in ``workers`` local processes (0 = all cores).
 
-    A worker that dies (killed, out of memory) breaks the pool: its run is recorded as
-    failed, the other unfinished runs go to a fresh pool, and finished ones stand.
+    Each worker takes runs from a queue. A worker that dies (killed, out of memory)
+    fails only the run it was running, which is recorded with its error; a fresh worker
+    takes its place and every other run goes on.
     """
     timeout = d.spec().sweep.timeout_s
     todo = [p for p in plans if not d.is_done(p["run_id"])]
-    n = workers or os.cpu_count() or 1
     results: list[dict[str, Any]] = []
     if not todo:
         return results
     warm_kernels()  # compiled once here; forked workers inherit the compiled code
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    tasks, replies = ctx.Queue(), ctx.Queue()
+    for p in todo:
+        tasks.put(p)
+    n = min(workers or os.cpu_count() or 1, len(todo))
+    for _ in range(n):
+        tasks.put(None)
+    by_id = {p["run_id"]: p for p in todo}
+    running: dict[int, str] = {}  # pid -> run id
+    finished: set[str] = set()
+
+    def start_worker() -> Any:
+        w = ctx.Process(target=_worker_loop, args=(str(d.path), timeout, tasks, replies),
+                        daemon=True)
+        w.start()
+        return w
+
+    def died(rid: str) -> None:
+        d.record_failure(rid, "worker process died while running (killed by a signal or "
+                              "out of memory)")
+        d.release(rid)
+        results.append({"run_id": rid, "status": "failed", "error": "worker process died",
+                        "wall_time_s": 0.0})
+        finished.add(rid)
+
+    procs = [start_worker() for _ in range(n)]
     with _bar(len(todo), progress, f"sweep {d.path.name}") as bar:
-        while todo:
-            broken: list[RunPlan] = []
-            with ProcessPoolExecutor(max_workers=min(n, len(todo)), mp_context=ctx) as ex:
-                futures = {ex.submit(run_one, str(d.path), p, timeout): p for p in todo}
-                for fut in as_completed(futures):
-                    try:
-                        r = fut.result()
-                    except BrokenProcessPool:
-                        broken.append(futures[fut])
-                        continue
-                    results.append(r)
+        while len(finished) < len(todo):
+            try:
+                kind, pid, payload = replies.get(timeout=0.2)
+            except queue.Empty:
+                kind = None
+            if kind == "start":
+                running[pid] = payload
+            elif kind == "end":
+                running.pop(pid, None)
+                results.append(payload)
+                finished.add(payload["run_id"])
+                bar.update(1)
+            for i, w in enumerate(procs):
+                if w.is_alive() or w.exitcode == 0:
+                    continue
+                # fail the run it had announced (a run taken but not yet announced is
+                # caught by its stale claim below)
+                rid = running.pop(w.pid, None)
+                if rid is not None and rid not in finished:
+                    died(rid)
                     bar.update(1)
-            todo = []
-            for p in broken:
-                rid = p["run_id"]
-                if d.is_done(rid):
-                    bar.update(1)
-                elif d.claim_file(rid).exists():  # its worker died holding the claim
-                    d.record_failure(rid, "worker process died while running (killed by "
-                                          "a signal or out of memory)")
-                    d.release(rid)
-                    results.append({"run_id": rid, "status": "failed",
-                                    "error": "worker process died", "wall_time_s": 0.0})
-                    bar.update(1)
-                else:
-                    todo.append(p)  # never started: run it in a fresh pool
+                procs[i] = start_worker()  # inherits the dead worker's None in the queue
+            if not any(w.is_alive() for w in procs) and replies.empty():
+                break
+    for w in procs:
+        w.join(timeout=5)
+    # a worker killed between taking a run and announcing it leaves a stale claim
+    for rid in set(by_id) - finished:
+        if d.claim_file(rid).exists() and d._claim_is_stale(d.claim_file(rid), None):
+            died(rid)
     return results
 
 
