@@ -82,3 +82,159 @@ def read_metrics(path: str | os.PathLike) -> dict[str, float]:
         if "metrics" not in f:
             return {}
         return {k: float(v) for k, v in f["metrics"].attrs.items()}
+
+
+# -- firing ---------------------------------------------------------------------------------
+def firing_stats(res: Result, population: str, t_start_ms: float = 0.0,
+                 t_stop_ms: float | None = None):
+    """Per-neuron firing in ``[t_start_ms, t_stop_ms)``: ``n_spikes``, ``rate_Hz``,
+    ``isi_mean_ms`` and ``isi_cv`` (sd / mean of the interspike intervals; NaN with
+    fewer than 3 spikes). Index ``node_id``."""
+    import pandas as pd
+
+    t1 = res.duration_ms if t_stop_ms is None else t_stop_ms
+    t, ids = res.spike_arrays(population)
+    sel = (t >= t_start_ms) & (t < t1) if t_stop_ms is not None else t >= t_start_ms
+    t, ids = t[sel], ids[sel].astype(np.int64)
+    size = res.populations[population]["size"]
+    order = np.lexsort((t, ids))
+    t, ids = t[order], ids[order]
+    bounds = np.searchsorted(ids, np.arange(size + 1))
+    rows = []
+    for n in range(size):
+        tn = t[bounds[n]:bounds[n + 1]]
+        isi = np.diff(tn)
+        rows.append((tn.size, tn.size / ((t1 - t_start_ms) / 1000.0),
+                     isi.mean() if isi.size else np.nan,
+                     isi.std() / isi.mean() if isi.size >= 2 else np.nan))
+    df = pd.DataFrame(rows, columns=["n_spikes", "rate_Hz", "isi_mean_ms", "isi_cv"])
+    df.index.name = "node_id"
+    return df
+
+
+def recruitment(res: Result, population: str):
+    """First and last spike time of each neuron (NaN if silent). Index ``node_id``."""
+    import pandas as pd
+
+    t, ids = res.spike_arrays(population)
+    size = res.populations[population]["size"]
+    first = np.full(size, np.nan)
+    last = np.full(size, np.nan)
+    ids = ids.astype(np.int64)
+    np.fmin.at(first, ids, t)
+    np.fmax.at(last, ids, t)
+    return pd.DataFrame({"first_spike_ms": first, "last_spike_ms": last},
+                        index=pd.RangeIndex(size, name="node_id"))
+
+
+def recruitment_order(res: Result, population: str) -> float:
+    """Spearman correlation of node id (unit size, smallest first) with first-spike
+    time over the recruited neurons: 1 = strictly orderly (size-principle) recruitment."""
+    from scipy.stats import spearmanr
+
+    rec = recruitment(res, population).dropna()
+    if len(rec) < 3:
+        return float("nan")
+    return float(spearmanr(rec.index.to_numpy(), rec.first_spike_ms.to_numpy())[0])
+
+
+def delta_f(res: Result, population: str, control: int, test: int,
+            smooth_ms: float = 200.0) -> float:
+    """Paired motor-unit estimate of PIC amplitude (Gorassini et al. 2002), in Hz.
+
+    The instantaneous rate of the lower-threshold ``control`` unit (reciprocal ISIs,
+    smoothed by a centred moving average of ``smooth_ms``) at the recruitment of the
+    ``test`` unit minus its rate at the test unit's derecruitment.
+    """
+    t, ids = res.spike_arrays(population)
+    tc = np.sort(t[ids == control])
+    tt = np.sort(t[ids == test])
+    if tc.size < 3 or tt.size < 2:
+        return float("nan")
+    mid = 0.5 * (tc[1:] + tc[:-1])
+    rate = 1000.0 / np.diff(tc)
+    smooth = np.array([rate[np.abs(mid - m) <= smooth_ms / 2].mean() for m in mid])
+    return float(np.interp(tt[0], mid, smooth) - np.interp(tt[-1], mid, smooth))
+
+
+# -- EMG envelope and episodes ---------------------------------------------------------
+def emg_envelope(emg_mV: np.ndarray, interval_ms: float, window_ms: float = 50.0
+                 ) -> np.ndarray:
+    """Rectified EMG smoothed by a centred moving average of ``window_ms`` (mV)."""
+    n = max(1, int(round(window_ms / interval_ms)))
+    kernel = np.ones(n) / n
+    return np.convolve(np.abs(emg_mV), kernel, mode="same")
+
+
+def episodes(signal: np.ndarray, interval_ms: float, threshold: float,
+             min_gap_ms: float = 100.0, min_duration_ms: float = 0.0):
+    """Stretches where ``signal > threshold``, gaps shorter than ``min_gap_ms`` bridged,
+    shorter than ``min_duration_ms`` dropped: DataFrame of start_ms, end_ms, duration_ms,
+    peak."""
+    import pandas as pd
+
+    above = np.asarray(signal) > threshold
+    edges = np.flatnonzero(np.diff(np.r_[0, above.astype(np.int8), 0]))
+    starts, ends = edges[::2], edges[1::2]
+    merged: list[list[int]] = []
+    for a, b in zip(starts, ends):
+        if merged and (a - merged[-1][1]) * interval_ms < min_gap_ms:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b])
+    rows = [(a * interval_ms, b * interval_ms, (b - a) * interval_ms,
+             float(np.max(signal[a:b]))) for a, b in merged
+            if (b - a) * interval_ms >= min_duration_ms]
+    return pd.DataFrame(rows, columns=["start_ms", "end_ms", "duration_ms", "peak"])
+
+
+def reflex_duration_ms(res: Result, muscle: str, stimulus_ms: float,
+                       window_ms: float = 50.0, baseline_ms: float = 200.0,
+                       rel_threshold: float = 0.1, min_gap_ms: float = 100.0) -> float:
+    """Duration of the EMG response to a stimulus at ``stimulus_ms`` (ms; 0 if none).
+
+    Definition: the EMG envelope (:func:`emg_envelope`) is above threshold =
+    max(baseline mean + 3 sd over the ``baseline_ms`` before the stimulus,
+    ``rel_threshold`` x its peak after the stimulus); the response is the episode
+    (gaps < ``min_gap_ms`` bridged) that starts within 100 ms of the stimulus, and its
+    duration runs from the stimulus to the episode's end.
+    """
+    m = res.muscle(muscle)
+    dt = float(m.emg_time_ms[1] - m.emg_time_ms[0])
+    env = emg_envelope(m.emg_mV.to_numpy(), dt, window_ms)
+    t = m.emg_time_ms.to_numpy()
+    base = env[(t >= stimulus_ms - baseline_ms) & (t < stimulus_ms)]
+    after = env[t >= stimulus_ms]
+    if after.size == 0 or after.max() <= 0:
+        return 0.0
+    thr = max(base.mean() + 3 * base.std() if base.size else 0.0,
+              rel_threshold * after.max())
+    ep = episodes(env, dt, thr, min_gap_ms)
+    hit = ep[(ep.start_ms >= stimulus_ms - window_ms) & (ep.start_ms <= stimulus_ms + 100)]
+    if hit.empty:
+        return 0.0
+    return float(hit.end_ms.iloc[0] - stimulus_ms)
+
+
+@register_metric("firing", "isi_cv.<pop>: mean over active neurons of sd/mean ISI; "
+                           "recruitment_order.<pop>: Spearman(node id, first spike)")
+def _firing(res: Result) -> dict[str, float]:
+    out = {}
+    for name, s in res.populations.items():
+        if s["kind"] != "neurons" or name not in res._store.spike_names():
+            continue
+        cv = firing_stats(res, name).isi_cv
+        out[f"isi_cv.{name}"] = float(cv.mean()) if cv.notna().any() else float("nan")
+        out[f"recruitment_order.{name}"] = recruitment_order(res, name)
+    return out
+
+
+@register_metric("reflex", "reflex_duration_ms.<muscle>: EMG response to the first pulse "
+                           "of the earliest 'train' source (see reflex_duration_ms)")
+def _reflex(res: Result) -> dict[str, float]:
+    cfg = res.config
+    trains = [s.start_ms for s in cfg.sources.values() if s.kind == "train"]
+    if not trains or not res.muscles:
+        return {}
+    return {f"reflex_duration_ms.{m}": reflex_duration_ms(res, m, min(trains))
+            for m in res.muscles}
