@@ -607,12 +607,41 @@ class Config(_Strict):
 # --------------------------------------------------------------------------------------
 # Loading, overrides, and error reporting
 # --------------------------------------------------------------------------------------
-def read_config_data(path: str | Path) -> dict[str, Any]:
-    """The raw (unvalidated) table of a TOML or YAML file."""
-    path = Path(path)
+def read_config_data(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The raw (unvalidated) table of a TOML or YAML file, with ``extends`` resolved.
+
+    A file may start from another one: ``extends = "healthy.toml"`` (relative to the
+    file) takes every key of that file and lets this file add or replace keys, table by
+    table (a scenario variant then holds only what differs).
+    """
+    path = Path(path).resolve()
     if not path.is_file():
         raise ConfigError(str(path), [("", _MISSING, "no such file")])
-    return _read(path)
+    if path in _chain:
+        raise ConfigError(str(path), [("extends", str(path), "circular extends: " +
+                                       " -> ".join(str(p) for p in (*_chain, path)))])
+    data = _read(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ConfigError(str(path), [("extends", parent, "expected a file path")])
+    return _deep_merge(read_config_data(path.parent / parent, (*_chain, path)), data)
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and not _is_spec(v):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _is_spec(v: dict[str, Any]) -> bool:
+    """A distribution, pool scaling or profile table replaces, never merges."""
+    return any(k in v for k in ("dist", "scale", "shape", "kind"))
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -962,9 +991,7 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     200.0
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(str(path), [("", _MISSING, "no such file")])
-    data = _read(path)
+    data = read_config_data(path)
     source = str(path)
     if overrides:
         source += " (with --set " + ", ".join(overrides) + ")"

@@ -186,3 +186,26 @@ def test_resolved_config_round_trips():
                          ids=lambda p: p.name)
 def test_shipped_configs_validate(path):
     mnsim.load_config(path)
+
+
+def test_extends_merges_tables_and_replaces_specs(tmp_path):
+    (tmp_path / "base.toml").write_text(
+        (ROOT / "configs" / "motor_pool.toml").read_text())
+    (tmp_path / "variant.toml").write_text(
+        'extends = "base.toml"\n'
+        "[populations.mn]\npic_gain = 2.5\n"
+        'leak_conductance_nS = { scale = "linear", first = 100.0, last = 900.0 }\n'
+        '[sources.descending]\nrate_Hz = { shape = "step", t_on_ms = 0.0, '
+        'level_Hz = 5.0 }\n')
+    base = mnsim.load_config(tmp_path / "base.toml")
+    var = mnsim.load_config(tmp_path / "variant.toml")
+    assert var.populations["mn"].pic_gain == 2.5
+    assert var.populations["mn"].leak_conductance_nS.scale == "linear"
+    # untouched keys of the same table come from the base
+    assert var.populations["mn"].capacitance_pF == base.populations["mn"].capacitance_pF
+    assert var.sources["descending"].rate_Hz.shape == "step"   # spec replaced, not merged
+    assert var.projections == base.projections
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\n')
+    (tmp_path / "b.toml").write_text('extends = "a.toml"\n')
+    with pytest.raises(ConfigError, match="circular extends"):
+        mnsim.load_config(tmp_path / "a.toml")
