@@ -39,6 +39,9 @@ from .config import (
 
 __all__ = ["Network", "build", "rng_for", "pwl_eval"]
 
+#: Half-inactivation used when a PIC does not inactivate: h_inf(V) rounds to exactly 1.
+NO_INACTIVATION_mV = 1000.0
+
 #: Source spikes are drawn in blocks of this much biological time, each block from its
 #: own seeded stream, so the spikes do not depend on the chunk length.
 SOURCE_BLOCK_ms = 1000.0
@@ -109,6 +112,8 @@ NEURON_PARAMS = ("capacitance_pF", "leak_conductance_nS", "leak_reversal_mV",
                  "threshold_mV", "reset_mV", "refractory_ms", "bias_current_nA",
                  "ahp_increment_nS", "ahp_tau_ms", "pic_conductance_nS",
                  "pic_half_activation_mV", "pic_slope_mV", "pic_tau_ms",
+                 "pic_inactivation_half_mV", "pic_inactivation_slope_mV",
+                 "pic_inactivation_tau_ms",
                  "v_init_mV", "g_exc_init_nS", "g_inh_init_nS")
 
 
@@ -119,8 +124,9 @@ def population_params(cfg: Config, name: str) -> dict[str, np.ndarray]:
     seed = cfg.simulation.seed
     for key in NEURON_PARAMS:
         spec = getattr(pop, key)
-        if spec is None:  # v_init_mV defaults to the leak reversal of each neuron
-            out[key] = out["leak_reversal_mV"].copy()
+        if spec is None:  # v_init_mV: the leak reversal; inactivation: none (NaN)
+            out[key] = (out["leak_reversal_mV"].copy() if key == "v_init_mV"
+                        else np.full(pop.size, np.nan))
             continue
         # An unclipped normal draw can in principle leave the declared range; validation
         # requires mean +- 6 sd inside it, so that needs a > 6 sd draw.
@@ -403,6 +409,10 @@ def build(cfg: Config) -> Network:
         pic_v_half=cat("pic_half_activation_mV"),
         pic_inv_slope=1.0 / cat("pic_slope_mV"),
         pic_decay=np.exp(-dt / cat("pic_tau_ms")),
+        # no inactivation: half-inactivation far above any voltage, so h_inf = 1 exactly
+        pic_h_v_half=np.nan_to_num(cat("pic_inactivation_half_mV"), nan=NO_INACTIVATION_mV),
+        pic_h_inv_slope=1.0 / cat("pic_inactivation_slope_mV"),
+        pic_h_decay=np.exp(-dt / cat("pic_inactivation_tau_ms")),
     )
     net.pop = dict(
         start=pop_start,
@@ -429,7 +439,9 @@ def build(cfg: Config) -> Network:
                                                      * net.neuron["pic_inv_slope"])), 0.0),
         refractory_left=np.zeros(n, np.int32),
         i_inj=np.zeros(n),
-        g_pic_open=np.zeros(n),  # g_pic * m during the current step
+        g_pic_open=np.zeros(n),  # g_pic * m * h during the current step
+        pic_h=np.where(g_pic > 0, 1.0 / (1.0 + np.exp(
+            (v0 - net.neuron["pic_h_v_half"]) * net.neuron["pic_h_inv_slope"])), 1.0),
     )
 
     # -- connectivity -------------------------------------------------------------

@@ -67,6 +67,7 @@ TRACE_VARIABLES: dict[str, str] = {
     "g_ahp_nS": "nS",
     "pic_activation": "1",
     "i_inj_nA": "nA",
+    "pic_inactivation": "1",
 }
 
 REVERSAL_RANGE_mV = (-120.0, 80.0)
@@ -414,8 +415,10 @@ class Population(_RangedParams):
     Membrane equation (units pF, mV, nS, pA)::
 
         C dV/dt = g_L (E_L - V) + g_exc (E_exc - V) + g_inh (E_inh - V)
-                  + g_ahp (E_ahp - V) + pic_gain * g_pic * m (E_pic - V) + I_bias + I_inj
+                  + g_ahp (E_ahp - V) + pic_gain * g_pic * m h (E_pic - V) + I_bias + I_inj
         tau_pic dm/dt = m_inf(V) - m,   m_inf(V) = 1 / (1 + exp(-(V - V_half) / k))
+        tau_h dh/dt = h_inf(V) - h,     h_inf(V) = 1 / (1 + exp((V - V_h) / k_h))
+                                        (h = 1 without inactivation)
 
     A spike is emitted when V crosses threshold; V is then held at reset for the refractory
     period and g_ahp jumps by ``ahp_increment_nS``. See ``docs/model.md``.
@@ -440,6 +443,13 @@ class Population(_RangedParams):
     pic_slope_mV: Param = _param(3.0, 0.0, 50.0, "PIC activation slope k", lo_open=True)
     pic_tau_ms: Param = _param(50.0, 0.0, 100_000.0, "PIC activation time constant",
                                lo_open=True)
+    pic_inactivation_half_mV: Param | None = _param(
+        None, -120.0, 80.0, "half-inactivation voltage of the slow PIC inactivation h "
+                            "(none: the PIC does not inactivate)")
+    pic_inactivation_slope_mV: Param = _param(5.0, 0.0, 50.0, "PIC inactivation slope",
+                                              lo_open=True)
+    pic_inactivation_tau_ms: Param = _param(2500.0, 0.0, 1e6,
+                                            "PIC inactivation time constant", lo_open=True)
     v_init_mV: Param | None = _param(None, *REVERSAL_RANGE_mV,
                                      "initial membrane potential (default: leak reversal)")
     g_exc_init_nS: Param = _param(0.0, 0.0, 1e6, "initial excitatory conductance")

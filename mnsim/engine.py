@@ -76,17 +76,22 @@ def _absorb(lo, hi, slot, ring, g):
 
 @njit(**NJIT)
 def _gate_pic(lo, hi, nrn, st):
-    """Open PIC conductance for this step (``g_pic_open = g_pic m``), then relax the slow
-    activation ``m`` towards ``m_inf(V)`` exactly for frozen V. Run only for populations
-    with a PIC, so the membrane loop below stays free of branches and vectorises."""
+    """Open PIC conductance for this step (``g_pic_open = g_pic m h``), then relax the
+    activation ``m`` towards ``m_inf(V)`` and the inactivation ``h`` towards ``h_inf(V)``
+    exactly for frozen V. Run only for populations with a PIC, so the membrane loop
+    below stays free of branches and vectorises."""
     g_pic, v_half, inv_slope, decay = (nrn[9][lo:hi], nrn[10][lo:hi], nrn[11][lo:hi],
                                        nrn[12][lo:hi])
-    v, pic_m, g_open = st[0][lo:hi], st[4][lo:hi], st[7][lo:hi]
+    h_half, h_inv_slope, h_decay = nrn[13][lo:hi], nrn[14][lo:hi], nrn[15][lo:hi]
+    v, pic_m, g_open, pic_h = st[0][lo:hi], st[4][lo:hi], st[7][lo:hi], st[8][lo:hi]
     for i in range(hi - lo):
         m = pic_m[i]
-        g_open[i] = g_pic[i] * m
+        h = pic_h[i]
+        g_open[i] = g_pic[i] * m * h
         m_inf = sigmoid((v[i] - v_half[i]) * inv_slope[i])
         pic_m[i] = m_inf + (m - m_inf) * decay[i]
+        h_inf = sigmoid((h_half[i] - v[i]) * h_inv_slope[i])
+        pic_h[i] = h_inf + (h - h_inf) * h_decay[i]
 
 
 @njit(**NJIT)
@@ -184,8 +189,10 @@ def _sample(k, st, tr_ids, tr_var, tr_ptr, tr_interval, tr_buf, tr_offset, tr_ro
                 val = st[3][i]
             elif code == 4:
                 val = st[4][i]
-            else:
+            elif code == 5:
                 val = st[6][i] * 1e-3  # injected current, pA -> nA
+            else:
+                val = st[8][i]
             tr_buf[base + c - c0] = val
         tr_rows[g] += 1
 
@@ -282,14 +289,15 @@ def _kernel_args(net: Network):
     nr = net.neuron
     nrn = (nr["dt_over_c"], nr["g_leak"], nr["g_leak_e_leak"], nr["threshold"], nr["reset"],
            nr["refractory_steps"], nr["i_bias"], nr["ahp_increment"], nr["ahp_decay"],
-           nr["g_pic"], nr["pic_v_half"], nr["pic_inv_slope"], nr["pic_decay"])
+           nr["g_pic"], nr["pic_v_half"], nr["pic_inv_slope"], nr["pic_decay"],
+           nr["pic_h_v_half"], nr["pic_h_inv_slope"], nr["pic_h_decay"])
     p = net.pop
     pops = (p["start"], p["e_exc"], p["e_inh"], p["e_ahp"], p["e_pic"], p["exc_decay"],
             p["inh_decay"], p["has_pic"], p["delayed_exc"], p["delayed_inh"], p["uniform"],
             p["uniform_par"])
     s = net.state
     st = (s["v"], s["g_exc"], s["g_inh"], s["g_ahp"], s["pic_m"], s["refractory_left"],
-          s["i_inj"], s["g_pic_open"])
+          s["i_inj"], s["g_pic_open"], s["pic_h"])
     syn = lambda x: (x.indptr, x.post, x.weight, x.delay)  # noqa: E731
     return nrn, pops, st, syn(net.exc), syn(net.inh)
 

@@ -15,7 +15,8 @@ def simulate_naive(net: Network) -> tuple[np.ndarray, np.ndarray, dict[str, np.n
     """
     nr, p, s0 = net.neuron, net.pop, net.state
     n = net.n_neurons
-    v, ge, gi, ga, m = (s0[k].copy() for k in ("v", "g_exc", "g_inh", "g_ahp", "pic_m"))
+    v, ge, gi, ga, m, h = (s0[k].copy() for k in ("v", "g_exc", "g_inh", "g_ahp", "pic_m",
+                                                  "pic_h"))
     ref = s0["refractory_left"].astype(np.int64).copy()
     pop_of = np.repeat(np.arange(len(net.pop_names)), np.diff(net.pop_start))
     e_exc, e_inh, e_ahp, e_pic = (p[k][pop_of] for k in ("e_exc", "e_inh", "e_ahp", "e_pic"))
@@ -61,9 +62,12 @@ def simulate_naive(net: Network) -> tuple[np.ndarray, np.ndarray, dict[str, np.n
         gi += ring["inh"][slot]
         ring["exc"][slot] = 0.0
         ring["inh"][slot] = 0.0
-        gp = nr["g_pic"] * m
+        gp = nr["g_pic"] * m * h
         m_inf = 1.0 / (1.0 + np.exp(-(v - nr["pic_v_half"]) * nr["pic_inv_slope"]))
         m = m_inf + (m - m_inf) * nr["pic_decay"]
+        with np.errstate(over="ignore"):
+            h_inf = 1.0 / (1.0 + np.exp((v - nr["pic_h_v_half"]) * nr["pic_h_inv_slope"]))
+        h = h_inf + (h - h_inf) * nr["pic_h_decay"]
         g_tot = nr["g_leak"] + ge + gi + ga + gp
         i_tot = (nr["g_leak_e_leak"] + ge * e_exc + gi * e_inh + ga * e_ahp + gp * e_pic
                  + nr["i_bias"] + i_inj)
@@ -85,5 +89,5 @@ def simulate_naive(net: Network) -> tuple[np.ndarray, np.ndarray, dict[str, np.n
                 out_step.append(k + 1)
                 out_node.append(int(i))
             deposit(int(i), k + 1)
-    state = {"v": v, "g_exc": ge, "g_inh": gi, "g_ahp": ga, "pic_m": m}
+    state = {"v": v, "g_exc": ge, "g_inh": gi, "g_ahp": ga, "pic_m": m, "pic_h": h}
     return np.array(out_step, np.int64), np.array(out_node, np.int64), state

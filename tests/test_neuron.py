@@ -220,3 +220,21 @@ def test_membrane_trace_matches_brian2_exponential_euler():
     spikes = res.spikes("a").time_ms.to_numpy()
     assert len(ref["spike_times_ms"]) > 20
     np.testing.assert_allclose(spikes, np.array(ref["spike_times_ms"]) + dt, atol=1e-9)
+
+
+def _sustained_rates_Hz(cell):
+    """Firing rate in successive seconds of self-sustained firing after a 100-ms pulse."""
+    cfg = single_cell(cell, 5300.0, dt_ms=0.1, traces=False,
+                      currents={"p": {"target": "a", "shape": "step", "t_on_ms": 200.0,
+                                      "t_off_ms": 300.0, "level_nA": 2.5}})
+    return np.histogram(spike_times(cfg), bins=np.arange(300.0, 5301.0, 1000.0))[0]
+
+
+def test_slow_pic_inactivation_makes_sustained_firing_decline():
+    steady = _sustained_rates_Hz(PIC_CELL)
+    assert steady.min() > 20 and steady.max() - steady.min() <= 0.1 * steady.max()
+    declining = _sustained_rates_Hz({**PIC_CELL, "pic_inactivation_half_mV": -58.0,
+                                     "pic_inactivation_slope_mV": 2.0,
+                                     "pic_inactivation_tau_ms": 1000.0})
+    assert np.all(np.diff(declining) <= 0), declining
+    assert declining[0] > 1.5 * declining[-1] > 0, declining
