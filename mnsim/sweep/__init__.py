@@ -122,7 +122,8 @@ class Sweep:
             f"{k}={v}" for k, v in c.items()) + ">"
 
 
-def _dask_client(spec: SweepSpec, address: str | None, own: list[Any]) -> Any:
+def _dask_client(spec: SweepSpec, address: str | None, own: list[Any],
+                 log_dir: Path) -> Any:
     """A client for the spec's dask executor: an address, or a dask-jobqueue cluster."""
     from dask.distributed import Client
 
@@ -135,6 +136,7 @@ def _dask_client(spec: SweepSpec, address: str | None, own: list[Any]) -> Any:
                          "address / jobqueue in the spec")
     import dask_jobqueue
 
+    log_dir.mkdir(parents=True, exist_ok=True)
     cls = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[ex.jobqueue]
     kw: dict[str, Any] = dict(cores=ex.cpus_per_task, processes=ex.cpus_per_task,
                               memory=ex.mem.replace("G", "GiB").replace("M", "MiB"),
@@ -142,7 +144,8 @@ def _dask_client(spec: SweepSpec, address: str | None, own: list[Any]) -> Any:
                               job_script_prologue=["export HDF5_USE_FILE_LOCKING=FALSE",
                                                    'export NUMBA_CACHE_DIR="${TMPDIR:-/tmp}'
                                                    '/mnsim-numba-$(id -u)"'],
-                              scheduler_options={"dashboard_address": None})
+                              scheduler_options={"dashboard_address": None},
+                              log_directory=str(log_dir))
     cluster = cls(**kw)
     own.append(cluster)
     cluster.scale(jobs=ex.jobs)
@@ -199,7 +202,7 @@ def run_sweep(spec_or_dir: str | os.PathLike, out: str | os.PathLike | None = No
         elif kind == "dask":
             own: list[Any] = []
             if client is None:
-                client = _dask_client(spec, address, own)
+                client = _dask_client(spec, address, own, d.path / "slurm" / "logs")
             try:
                 run_dask(d, plans, client, progress)
             finally:
