@@ -196,6 +196,50 @@ def _syn_draw(spec) -> str:
 
 
 # --------------------------------------------------------------------------------------
+# Activity statistics (shared with benchmarks/compare_spinal.py, which applies them to mnsim)
+# --------------------------------------------------------------------------------------
+#: Synchrony is measured on the population spike count in bins of SYNC_BIN_ms, after
+#: leaving out the onset transient (the first ONSET_ms).
+SYNC_BIN_ms = 5.0
+ONSET_ms = 100.0
+
+
+def activity(times_ms: np.ndarray, ids: np.ndarray, size: int, duration_ms: float,
+             dt_ms: float) -> dict:
+    """Summary of one population's (or source's) spikes over a run.
+
+    ``times_ms`` follow mnsim's convention (a neuron spike is stamped at the end of the
+    step in which v crossed threshold), ``ids`` count from 0 within the population.
+    Returns ``n_spikes``, the mean rate ``rate_Hz``, ``rate_quarters_Hz`` (the rate in
+    each quarter of the run: is the activity steady?), ``rate_deciles_Hz`` (the mean
+    rate of each tenth of the population in index order: the recruitment profile of the
+    motoneuron pool) and ``fano_5ms``, the Fano factor of the population spike count in
+    SYNC_BIN_ms bins after ONSET_ms (about 1 for independent neurons, larger the more
+    synchronous the population).
+    """
+    n_steps = int(round(duration_ms / dt_ms))
+    steps = np.rint(np.asarray(times_ms, float) / dt_ms).astype(np.int64)
+    counts = np.bincount(np.asarray(ids, np.int64), minlength=size)
+    window_s = duration_ms / 1000.0
+    quarter = np.minimum(steps * 4 // n_steps, 3)  # a spike stamped at the end: last
+    per_quarter = np.bincount(quarter, minlength=4)[:4]
+    onset_steps = int(round(ONSET_ms / dt_ms))
+    bin_steps = int(round(SYNC_BIN_ms / dt_ms))
+    n_bins = (n_steps - onset_steps) // bin_steps
+    late = steps[steps >= onset_steps]
+    per_bin = np.bincount(np.minimum((late - onset_steps) // bin_steps, n_bins - 1),
+                          minlength=n_bins) if n_bins > 1 else np.zeros(0)
+    mean_count = per_bin.mean() if per_bin.size else 0.0
+    return {
+        "n_spikes": int(counts.sum()),
+        "rate_Hz": float(counts.sum()) / size / window_s,
+        "rate_quarters_Hz": [float(c) / size / (window_s / 4) for c in per_quarter],
+        "rate_deciles_Hz": [float(c.mean()) / window_s for c in np.array_split(counts, 10)],
+        "fano_5ms": float(per_bin.var() / mean_count) if mean_count > 0 else float("nan"),
+    }
+
+
+# --------------------------------------------------------------------------------------
 # Brian2 model
 # --------------------------------------------------------------------------------------
 def _equations(has_ahp: bool, has_pic: bool, varying: list[str]) -> str:
@@ -310,9 +354,9 @@ def run(duration_ms: float | None = None, target: str = "cython", threads: int =
 
     ``duration_ms`` defaults to the config's ``simulation.duration_ms``; ``seed`` replaces
     ``simulation.seed`` (Brian2's seed and the per-neuron parameter streams).
-    ``rates_Hz``, ``n_spikes`` and ``rate_quarters_Hz`` (rate in each quarter of the run)
-    are per population and source, ``rate_deciles_Hz`` (mean rate of each tenth of a
-    population, by index) per population; all from the first run.
+    ``activity`` holds, per population and source, the statistics of ``activity()``
+    (rates, their steadiness, the pool profile, synchrony), ``rates_Hz`` the mean
+    rates alone; both from the first run.
     ``sim_time_s``/``total_time_s`` are measured as in ``brian2_coba.run``: the
     simulation phase (cpp_standalone: ``device._last_run_time``; cython: a second, warm
     run from the same initial state if ``warm_run``) and everything from construction to
@@ -375,7 +419,7 @@ def _simulate(cfg: dict, duration_ms: float | None, target: str, threads: int, s
             b2.device.build(directory=build_dir, compile=True, run=True, clean=True)
             total_time_s = perf_counter() - t_start_s
             sim_time_s = first_run_time_s = float(b2.device._last_run_time)
-            counts, quarters = _counts(monitors, duration_ms)
+            stats = _activity(monitors, cfg["populations"], duration_ms, dt_ms)
         else:
             if warm_run:
                 net.store()
@@ -383,7 +427,7 @@ def _simulate(cfg: dict, duration_ms: float | None, target: str, threads: int, s
             net.run(duration_ms * ms)
             first_run_time_s = sim_time_s = perf_counter() - t_run_s
             total_time_s = perf_counter() - t_start_s
-            counts, quarters = _counts(monitors, duration_ms)
+            stats = _activity(monitors, cfg["populations"], duration_ms, dt_ms)
             if warm_run:
                 net.restore()
                 t_run_s = perf_counter()
@@ -399,34 +443,33 @@ def _simulate(cfg: dict, duration_ms: float | None, target: str, threads: int, s
             b2.prefs.codegen.runtime.cython.cache_dir = default_cache_dir
             shutil.rmtree(cache_dir, ignore_errors=True)
 
-    window_s = duration_ms / 1000.0
     n_neurons = sum(p["size"] for p in cfg["populations"].values())
     return {
         "simulator": "brian2", "target": target, "threads": threads, "seed": seed,
         "duration_ms": duration_ms, "n_neurons": n_neurons, "n_synapses": n_synapses,
         "sim_time_s": sim_time_s, "total_time_s": total_time_s,
         "first_run_time_s": first_run_time_s,
-        "n_spikes": {k: int(c.sum()) for k, c in counts.items()},
-        "rates_Hz": {k: float(c.mean()) / window_s for k, c in counts.items()},
-        "rate_quarters_Hz": {k: [float(x) for x in q] for k, q in quarters.items()},
-        # mean rate of each tenth of a population, in index order (pool order for mn)
-        "rate_deciles_Hz": {k: [float(x.mean()) / window_s for x in np.array_split(c, 10)]
-                            for k, c in counts.items() if k in cfg["populations"]},
+        # per population and source: n_spikes, rate_Hz, rate_quarters_Hz, ... (activity)
+        "activity": stats,
+        "rates_Hz": {k: a["rate_Hz"] for k, a in stats.items()},
     }
 
 
-def _counts(monitors: dict, duration_ms: float) -> tuple[dict, dict]:
-    """Spike count of every neuron, and the population rate (Hz) in each quarter of the
-    run, per population or source."""
+def _activity(monitors: dict, populations: dict, duration_ms: float, dt_ms: float) -> dict:
+    """``activity()`` of every population and source, from the spike monitors.
+
+    Brian2 stamps a neuron spike with the start of the step in which v crossed threshold,
+    mnsim with its end: neuron spike times are shifted by one step to mnsim's convention.
+    Source spikes carry the time of their step in both.
+    """
     from brian2 import ms
 
-    counts, quarters = {}, {}
+    out = {}
     for name, mon in monitors.items():
-        counts[name] = np.asarray(mon.count[:], dtype=np.int64)
-        per_quarter = np.histogram(np.asarray(mon.t[:] / ms), bins=4,
-                                   range=(0.0, duration_ms))[0]
-        quarters[name] = list(per_quarter / len(counts[name]) / (duration_ms / 4000.0))
-    return counts, quarters
+        shift_ms = dt_ms if name in populations else 0.0
+        out[name] = activity(np.asarray(mon.t[:] / ms) + shift_ms, np.asarray(mon.i[:]),
+                             len(mon.source), duration_ms, dt_ms)
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
