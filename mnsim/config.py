@@ -128,54 +128,42 @@ def _bounded(default: Any, lo: float | None, hi: float | None, doc: str, *,
 # --------------------------------------------------------------------------------------
 # Per-neuron parameter specifications
 # --------------------------------------------------------------------------------------
-class Normal(_Strict):
+class _Bounded(_Strict):
+    """``low``/``high`` bounds of a distribution, checked to be in order."""
+
+    low: float | None = None
+    high: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "_Bounded":
+        if self.low is not None and self.high is not None and self.high < self.low:
+            raise ValueError(f"high ({self.high}) must be >= low ({self.low})")
+        return self
+
+
+class Normal(_Bounded):
     """Normal distribution, optionally clipped to ``[low, high]``."""
 
     dist: Literal["normal"]
     mean: float
     sd: float = Field(ge=0)
-    low: float | None = None
-    high: float | None = None
-
-    @model_validator(mode="after")
-    def _ordered(self) -> "Normal":
-        _check_clip(self.low, self.high)
-        return self
 
 
-class Uniform(_Strict):
+class Uniform(_Bounded):
     """Uniform distribution on ``[low, high]``."""
 
     dist: Literal["uniform"]
     low: float
     high: float
 
-    @model_validator(mode="after")
-    def _ordered(self) -> "Uniform":
-        if self.high < self.low:
-            raise ValueError(f"high ({self.high}) must be >= low ({self.low})")
-        return self
 
-
-class LogNormal(_Strict):
+class LogNormal(_Bounded):
     """Log-normal distribution given by the mean and sd of the value itself (not its log),
     optionally clipped to ``[low, high]``."""
 
     dist: Literal["lognormal"]
     mean: float = Field(gt=0)
     sd: float = Field(ge=0)
-    low: float | None = None
-    high: float | None = None
-
-    @model_validator(mode="after")
-    def _ordered(self) -> "LogNormal":
-        _check_clip(self.low, self.high)
-        return self
-
-
-def _check_clip(low: float | None, high: float | None) -> None:
-    if low is not None and high is not None and high < low:
-        raise ValueError(f"high ({high}) must be >= low ({low})")
 
 
 Distribution = Annotated[Union[Normal, Uniform, LogNormal], Field(discriminator="dist")]

@@ -66,7 +66,8 @@ def test_live_and_file_results_are_identical(run_pair):
 
 
 def test_libsonata_reads_the_same_spikes(run_pair):
-    libsonata = pytest.importorskip("libsonata")
+    import libsonata  # in the test extra: an independent SONATA reader
+
     live, _, path = run_pair
     reader = libsonata.SpikeReader(str(path))
     assert set(reader.get_population_names()) == {"mn", "inn", "aff", "stim", "sched"}
@@ -101,8 +102,7 @@ def test_result_api_shapes_and_units(run_pair):
 
 
 def test_to_neo(run_pair):
-    pytest.importorskip("neo")
-    live, _, _ = run_pair
+    live, _, _ = run_pair  # neo is in the test extra
     block = live.to_neo()
     seg = block.segments[0]
     mn_trains = [st for st in seg.spiketrains if st.annotations["population"] == "mn"]

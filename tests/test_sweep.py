@@ -188,7 +188,8 @@ def test_local_run_resume_and_collect(tmp_path):
 
 
 def test_dask_gives_the_same_runs_bit_for_bit(tmp_path):
-    distributed = pytest.importorskip("distributed")
+    import distributed  # in the test extra
+
     spec = make_spec(tmp_path, GRID)
     local = run_sweep(spec, tmp_path / "local", workers=2, progress=False)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -377,7 +378,8 @@ mem = "400M"
 @pytest.mark.skipif(not _slurm_up(), reason="needs a running SLURM (scripts/slurm_local.sh;"
                                             " .ci/run starts one)")
 def test_dask_jobqueue_cluster_from_the_spec(tmp_path):
-    pytest.importorskip("dask_jobqueue")
+    import dask_jobqueue  # noqa: F401  (in the test extra)
+
     spec = make_spec(tmp_path, GRID.replace("[grid]", """[executor]
 kind = "dask"
 jobqueue = "slurm"
