@@ -65,6 +65,7 @@ def stacked(runs: list[dict], name: str, key: str) -> np.ndarray:
 
 
 def mean_sd(x: np.ndarray) -> str:
+    """``mean +- sd`` across seeds (sample sd)."""
     return f"{x.mean():8.3f} +-{x.std(ddof=1) if x.size > 1 else np.nan:6.3f}"
 
 

@@ -45,7 +45,7 @@ def _rates(res: Result) -> dict[str, float]:
 def _active(res: Result) -> dict[str, float]:
     out = {}
     for name, s in res.populations.items():
-        if s["kind"] != "neurons" or name not in res._store.spike_names():
+        if s["kind"] != "neurons" or name not in res.recorded:
             continue
         _, ids = res.spike_arrays(name)
         out[f"active_fraction.{name}"] = float(np.unique(ids).size / s["size"])
@@ -221,7 +221,7 @@ def reflex_duration_ms(res: Result, muscle: str, stimulus_ms: float,
 def _firing(res: Result) -> dict[str, float]:
     out = {}
     for name, s in res.populations.items():
-        if s["kind"] != "neurons" or name not in res._store.spike_names():
+        if s["kind"] != "neurons" or name not in res.recorded:
             continue
         cv = firing_stats(res, name).isi_cv
         out[f"isi_cv.{name}"] = float(cv.mean()) if cv.notna().any() else float("nan")

@@ -99,7 +99,7 @@ def info(file: str) -> None:
         else:
             line += "   (spikes not recorded)"
         click.echo(line)
-    groups = res._store.trace_groups()
+    groups = res.trace_groups
     if groups:
         click.echo("traces:")
         for name, g in groups.items():

@@ -33,12 +33,12 @@ def plot_run(result: Result, path: str | os.PathLike, max_neurons_per_pop: int =
     import matplotlib.pyplot as plt
 
     t1 = result.duration_ms if t_stop_ms is None else t_stop_ms
-    recorded = result._store.spike_names()
+    recorded = result.recorded
     kinds = result.populations
     # neurons first, then sources (inputs get fewer rows)
     pops = ([n for n in kinds if n in recorded and kinds[n]["kind"] == "neurons"]
             + [n for n in kinds if n in recorded and kinds[n]["kind"] != "neurons"])
-    groups = result._store.trace_groups()
+    groups = result.trace_groups
     traces = [(g["population"], v, name) for name, g in groups.items()
               for v in g["variables"]]
     muscles = result.muscles

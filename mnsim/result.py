@@ -69,6 +69,16 @@ class Result:
         """Every population and source: ``{name: {"kind": ..., "size": ...}}``."""
         return self._store.node_sets()
 
+    @property
+    def recorded(self) -> list[str]:
+        """Populations and sources whose spikes were recorded."""
+        return self._store.spike_names()
+
+    @property
+    def trace_groups(self) -> dict[str, dict[str, Any]]:
+        """Recorded trace groups: ``{name: {"population", "variables", "interval_ms"}}``."""
+        return self._store.trace_groups()
+
     def params(self, population: str) -> pd.DataFrame:
         """Per-neuron parameters as drawn for this run (one row per neuron)."""
         p = self._store.params(population)
@@ -82,7 +92,7 @@ class Result:
     # -- spikes ----------------------------------------------------------------------
     def spike_arrays(self, population: str) -> tuple[np.ndarray, np.ndarray]:
         """``(times_ms, node_ids)`` of a population's spikes, in time order."""
-        names = self._store.spike_names()
+        names = self.recorded
         if population not in names:
             known = self.populations
             why = ("was not recorded (see recording.spikes)" if population in known
@@ -120,7 +130,7 @@ class Result:
             return pd.Series(counts / window_s, name="rate_Hz",
                              index=pd.RangeIndex(sizes[population], name="node_id"))
         rows = []
-        for name in self._store.spike_names():
+        for name in self.recorded:
             t, _ = self._store.spike_arrays(name)
             n = int(np.count_nonzero((t >= t_start_ms) & (t < t1)))
             rows.append((name, sizes[name], n, n / sizes[name] / window_s))
@@ -139,7 +149,7 @@ class Result:
         if variable not in TRACE_VARIABLES:
             raise KeyError(f"unknown variable {variable!r}; one of "
                            f"{', '.join(TRACE_VARIABLES)}")
-        groups = self._store.trace_groups()
+        groups = self.trace_groups
         hits = [n for n, g in groups.items() if g["population"] == population
                 and variable in g["variables"] and (group is None or n == group)]
         if not hits:
@@ -201,7 +211,7 @@ class Result:
         block.segments.append(seg)
         t_stop = self.duration_ms * pq.ms
         sizes = {n: s["size"] for n, s in self.populations.items()}
-        for name in self._store.spike_names():
+        for name in self.recorded:
             t, ids = self._store.spike_arrays(name)
             order = np.argsort(ids, kind="stable")
             t, ids = t[order], ids[order]

@@ -35,8 +35,10 @@ draws) are computed with numpy from the random streams that mnsim uses
 neuron parameters. Connectivity, synaptic weights and Poisson spikes are drawn by Brian2
 itself (same statistics, different realisation).
 
-``run()`` returns per-population mean rates and spike counts, plus timings as in
-``brian2_coba``; by default every call runs in a fresh interpreter (``_isolate``).
+``run()`` returns, per population and source, the mean rate and the statistics of
+``activity()`` (steadiness, rate profile across the population, synchrony), computed
+the same way as benchmarks/compare_spinal.py computes them for mnsim, plus timings as in
+``brian2_coba``. By default every call runs in a fresh interpreter (``_isolate``).
 
 CLI: python -m benchmarks.peers.brian2_spinal --duration-ms 2000 --target cpp_standalone
 """
@@ -104,7 +106,8 @@ def load_spinal(path: str | Path = SPINAL_TOML) -> dict:
         pops[name] = {**POPULATION_DEFAULTS, **spec}
     sources = {}
     for name, spec in cfg.get("sources", {}).items():
-        if spec.get("kind") != "poisson" or not isinstance(spec.get("rate_Hz"), (int, float)):
+        constant_rate = isinstance(spec.get("rate_Hz"), (int, float))
+        if spec.get("kind") != "poisson" or not constant_rate:
             raise NotImplementedError(f"{path}: sources.{name}: only Poisson sources with "
                                       "a constant rate_Hz are translated")
         sources[name] = spec
@@ -163,7 +166,8 @@ def population_values(cfg: dict, name: str, seed: int) -> dict[str, np.ndarray]:
         if pop[key] is None:  # v_init_mV: start at each neuron's leak reversal
             out[key] = out["leak_reversal_mV"].copy()
         else:
-            out[key] = per_neuron(pop[key], pop["size"], rng_for(seed, f"param/{name}/{key}"))
+            rng = rng_for(seed, f"param/{name}/{key}")
+            out[key] = per_neuron(pop[key], pop["size"], rng)
     return out
 
 
@@ -196,7 +200,7 @@ def _syn_draw(spec) -> str:
 
 
 # --------------------------------------------------------------------------------------
-# Activity statistics (shared with benchmarks/compare_spinal.py, which applies them to mnsim)
+# Activity statistics (compare_spinal.py computes the same ones from mnsim's spikes)
 # --------------------------------------------------------------------------------------
 #: Synchrony is measured on the population spike count in bins of SYNC_BIN_ms, after
 #: leaving out the onset transient (the first ONSET_ms).
