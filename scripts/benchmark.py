@@ -9,7 +9,8 @@ Peers run in their own interpreter (``pip install -e .[bench]`` in this venv, or
 BENCH_PEER_PYTHON at a venv that has brian2 / nest-simulator). Missing peers are reported
 and skipped. Every figure is measured in this run; ratios are mnsim / peer.
 
-Writes results/benchmark/{coba.csv, scaling.csv, startup_memory.csv, scaling.png}.
+Writes results/benchmark/{coba.csv, spinal.csv, coba_rates.csv, scaling.csv,
+startup_memory.csv, scaling.png}.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 COBA = ROOT / "benchmarks" / "networks" / "coba.toml"
+SPINAL = ROOT / "benchmarks" / "networks" / "spinal.toml"
 OUT = ROOT / "results" / "benchmark"
 MIN_ALIVE_HZ = 5.0  # COBA can die out after its opening burst for some draws
 
@@ -168,6 +170,38 @@ def peer(kind: str, n: int, duration_ms: float, threads: int, target: str | None
         return None
 
 
+def spinal_rows(duration_ms: float, peers: bool) -> list[dict]:
+    """The spinal reference network (1,000 motoneurons with AHP and PIC, 2,000 premotor
+    interneurons, 200 Renshaw cells, 1,000 Poisson afferents) in mnsim and Brian2: time
+    of the simulation phase and the mean rate of each population, same seed."""
+    import mnsim
+
+    cfg = mnsim.load_config(SPINAL, [f"simulation.duration_ms={duration_ms}"])
+    mnsim.simulate(cfg)  # kernels loaded
+    res = mnsim.simulate(cfg)
+    rows = [{"simulator": "mnsim", "target": "numba", "threads": 1,
+             "sim_time_s": res.wall_time_s,
+             **{f"rate_Hz.{k}": v for k, v in res.rates().rate_Hz.items()}}]
+    if peers:
+        from benchmarks.peers import brian2_spinal
+
+        for target, threads in (("cpp_standalone", 1), ("cpp_standalone", 2), ("cython", 1)):
+            try:
+                r = brian2_spinal.run(duration_ms, target, threads=threads,
+                                      seed=cfg.simulation.seed)
+            except Exception as exc:
+                print(f"  [skipped brian2 {target} x{threads}: "
+                      f"{str(exc).strip().splitlines()[-1][:160]}]")
+                continue
+            rows.append({"simulator": "brian2", "target": target, "threads": threads,
+                         "sim_time_s": r["sim_time_s"], "total_time_s": r["total_time_s"],
+                         **{f"rate_Hz.{k}": v for k, v in r["rates_Hz"].items()}})
+    df = pd.DataFrame(rows)
+    df["mnsim/peer (sim)"] = df.sim_time_s.iloc[0] / df.sim_time_s
+    df.loc[0, "mnsim/peer (sim)"] = np.nan
+    return df
+
+
 def rate_agreement(n_seeds: int, duration_ms: float) -> pd.DataFrame:
     """COBA-4000 mean rate over seeds in mnsim and Brian2 (runs that died are left out:
     the network can fall silent after its opening burst for some draws)."""
@@ -238,6 +272,12 @@ def main() -> None:
     table = table.reindex(columns=cols)
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
     table.to_csv(OUT / "coba.csv", index=False)
+
+    print("\n== spinal reference network (benchmarks/networks/spinal.toml), seed 1 ==")
+    spinal = spinal_rows(1000.0 if q else 2000.0, not args.no_peers)
+    print(spinal.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    print("(rates agree within 1 % over 16 seeds: benchmarks/compare_spinal.py)")
+    spinal.to_csv(OUT / "spinal.csv", index=False)
 
     if not args.no_peers:
         print("\n== COBA-4000 firing rate over seeds: mnsim vs Brian2 (accuracy check) ==")
