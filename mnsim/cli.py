@@ -99,6 +99,11 @@ def info(file: str) -> None:
         else:
             line += "   (spikes not recorded)"
         click.echo(line)
+    for name in res.muscles:
+        m = res.muscle(name)
+        click.echo(f"muscle {name} (pool {m.attrs['pool']}, {m.sizes['unit']} units): peak "
+                   f"force {float(m.force_mN.max()):.1f} mN, EMG peak-to-peak "
+                   f"{float(m.emg_mV.max() - m.emg_mV.min()):.3f} mV")
     groups = res.trace_groups
     if groups:
         click.echo("traces:")

@@ -31,6 +31,7 @@ def test_run_writes_h5_and_png_then_info_describes_it(tmp_path):
     assert r.exit_code == 0, r.output
     assert "complete mnsim run" in r.output and "mn " in r.output
     assert "mean rate" in r.output and "mn_v" in r.output
+    assert "muscle gastrocnemius (pool mn, 10 units): peak force" in r.output
     # a second run to the same file is refused without --overwrite
     r = runner.invoke(main, ["run", POOL, "-o", str(out), "--no-progress"])
     assert r.exit_code == 1 and "exists" in r.output
