@@ -216,6 +216,31 @@ def reflex_duration_ms(res: Result, muscle: str, stimulus_ms: float,
     return float(hit.end_ms.iloc[0] - stimulus_ms)
 
 
+def twitches(res: Result, muscle: str, t_start_ms: float = 0.0,
+             t_stop_ms: float | None = None, window_ms: float = 20.0,
+             min_gap_ms: float = 100.0):
+    """Involuntary twitches: episodes of EMG activity in a window (e.g. at rest).
+
+    Definition: the EMG envelope (:func:`emg_envelope`, ``window_ms``) above a quarter of
+    the envelope that one action potential of the smallest motor unit produces on its
+    own (so any motor-unit discharge counts), gaps under ``min_gap_ms`` bridged. Returns
+    the episodes (start_ms, end_ms, duration_ms, peak) and their rate per minute.
+    """
+    m = res.muscle(muscle)
+    dt = float(m.emg_time_ms[1] - m.emg_time_ms[0])
+    t1 = res.duration_ms if t_stop_ms is None else t_stop_ms
+    t = m.emg_time_ms.to_numpy()
+    sel = (t >= t_start_ms) & (t < t1)
+    env = emg_envelope(m.emg_mV.to_numpy()[sel], dt, window_ms)
+    a0, lam0 = float(m.muap_amplitude_mV[0]), float(m.muap_width_ms[0])
+    # mean |A u exp(-u^2)| over a window = A lam / window (integral of |u e^-u^2| du = 1)
+    one_muap = a0 * lam0 / window_ms
+    ep = episodes(env, dt, 0.25 * one_muap, min_gap_ms)
+    ep[["start_ms", "end_ms"]] += t_start_ms
+    minutes = (t1 - t_start_ms) / 60_000.0
+    return ep, len(ep) / minutes
+
+
 @register_metric("firing", "isi_cv.<pop>: mean over active neurons of sd/mean ISI; "
                            "recruitment_order.<pop>: Spearman(node id, first spike)")
 def _firing(res: Result) -> dict[str, float]:
@@ -227,6 +252,12 @@ def _firing(res: Result) -> dict[str, float]:
         out[f"isi_cv.{name}"] = float(cv.mean()) if cv.notna().any() else float("nan")
         out[f"recruitment_order.{name}"] = recruitment_order(res, name)
     return out
+
+
+@register_metric("twitches", "twitch_rate_per_min.<muscle>: EMG episodes per minute over "
+                             "the whole run (see twitches)")
+def _twitches(res: Result) -> dict[str, float]:
+    return {f"twitch_rate_per_min.{m}": twitches(res, m)[1] for m in res.muscles}
 
 
 @register_metric("reflex", "reflex_duration_ms.<muscle>: EMG response to the first pulse "

@@ -8,7 +8,7 @@ import pytest
 import mnsim
 from mnsim.analysis import (compute_metrics, delta_f, emg_envelope, episodes,
                             firing_stats, recruitment, recruitment_order,
-                            reflex_duration_ms)
+                            reflex_duration_ms, twitches)
 from mnsim.config import config_from_dict
 from conftest import LIF, PIC_CELL, ROOT
 
@@ -84,3 +84,21 @@ def test_reflex_duration_metric_on_the_example():
     m = compute_metrics(res, ["reflex", "firing"])
     assert m["reflex_duration_ms.gastrocnemius"] == dur
     assert "isi_cv.mn" in m and "recruitment_order.rc" in m
+
+
+def test_twitches_count_isolated_discharges_at_rest():
+    # three scheduled volleys to a silent pool: three twitches, each seen in the EMG
+    d = {"simulation": {"duration_ms": 3000.0, "dt_ms": 0.1},
+         "populations": {"mn": {**LIF, "size": 5}},
+         "sources": {"kick": {"kind": "times", "size": 1,
+                              "times_ms": [400.0, 1500.0, 1520.0, 2600.0]}},
+         "projections": {"k": {"pre": "kick", "post": "mn", "receptor": "exc",
+                               "probability": 1.0, "weight_nS": 40.0, "delay_ms": 1.0}},
+         "muscles": {"m": {"pool": "mn"}}}
+    res = mnsim.simulate(config_from_dict(d))
+    assert len(res.spikes("mn")) >= 4 * 5  # every kick fires all five cells
+    ep, rate = twitches(res, "m")
+    # 1500 and 1520 ms are closer than min_gap_ms: one twitch
+    assert len(ep) == 3 and rate == pytest.approx(3 / 0.05)
+    np.testing.assert_allclose(ep.start_ms, [401.0, 1501.0, 2601.0], atol=15.0)
+    assert compute_metrics(res, ["twitches"]) == {"twitch_rate_per_min.m": rate}
