@@ -18,8 +18,7 @@ __all__ = ["simulate", "open_run", "load_config"]
 
 def simulate(config: Config | str | os.PathLike, output: str | os.PathLike | None = None,
              *, overwrite: bool = False,
-             progress: bool | Callable[[float], None] = False,
-             threads: int = 1) -> Result:
+             progress: bool | Callable[[float], None] = False) -> Result:
     """Build and run a network.
 
     Parameters
@@ -35,9 +34,6 @@ def simulate(config: Config | str | os.PathLike, output: str | os.PathLike | Non
     progress : bool or callable
         ``True`` shows a progress bar (biological time, ETA); a callable is called after
         each chunk with the biological time simulated so far (ms).
-    threads : int
-        Threads for the neuron update of large populations (>= 8,192 neurons). Results
-        are bit-identical whatever the number; sweeps run one thread per run.
 
     Returns
     -------
@@ -69,7 +65,7 @@ def simulate(config: Config | str | os.PathLike, output: str | os.PathLike | Non
     elif callable(progress):
         callback = progress
     try:
-        wall = run(net, writer, callback, threads)
+        wall = run(net, writer, callback)
         t0 = time.perf_counter()
         _derived_output(net, writer)
         writer.finish(wall + time.perf_counter() - t0)

@@ -38,10 +38,8 @@ def main() -> None:
 @click.option("--plot/--no-plot", default=True, show_default=True,
               help="Also write a raster/trace figure next to the output (.png).")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-@click.option("--threads", type=click.IntRange(1), default=1, show_default=True,
-              help="Threads for the update of large populations (identical results).")
 def run(config: str, output: str | None, overrides: tuple[str, ...], overwrite: bool,
-        plot: bool, progress: bool, threads: int) -> None:
+        plot: bool, progress: bool) -> None:
     """Simulate CONFIG and write one HDF5 file (SONATA spikes, traces, provenance)."""
     from .api import simulate
 
@@ -50,7 +48,7 @@ def run(config: str, output: str | None, overrides: tuple[str, ...], overwrite: 
     if out.exists() and not overwrite:
         click.echo(f"{out} exists; pass --overwrite or choose -o", err=True)
         sys.exit(1)
-    res = simulate(cfg, out, overwrite=overwrite, progress=progress, threads=threads)
+    res = simulate(cfg, out, overwrite=overwrite, progress=progress)
     click.echo(f"wrote {out}  ({res.wall_time_s:.2f} s wall for "
                f"{res.duration_ms:g} ms biological)")
     click.echo(res.rates().to_string())

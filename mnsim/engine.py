@@ -24,17 +24,12 @@ import time
 from typing import Callable, Protocol
 
 import numpy as np
-import numba
-from numba import njit, prange
+from numba import njit
 
 from ._numerics import G_FLUSH_nS, NJIT, exp_neg, sigmoid
 from .build import Network, TRACE_CODES, pwl_eval
 
 __all__ = ["advance", "run", "Writer"]
-
-#: Populations smaller than this are updated on one thread even when several are asked
-#: for: below it the ~1.5 us cost of starting a parallel region outweighs the gain.
-PARALLEL_MIN_NEURONS = 8192
 
 #: Minimum capacity of the per-call spike buffer. When a step could overflow it, the
 #: kernel returns early, the spikes go to the writer, and the chunk resumes.
@@ -202,31 +197,9 @@ def _sample(k, st, tr_ids, tr_var, tr_ptr, tr_interval, tr_buf, tr_offset, tr_ro
         tr_rows[g] += 1
 
 
-@njit(parallel=True, **NJIT)
-def _update_blocks(lo, hi, n_blocks, p, pops, nrn, st, spiked):
-    """The neuron update of population ``p`` split into ``n_blocks`` contiguous blocks on
-    numba's threads. Neurons are independent within a step, so the result is bit for bit
-    the serial one, whatever the number of threads."""
-    (_, e_exc, e_inh, e_ahp, e_pic, exc_decay, inh_decay, has_pic, _, _, uniform,
-     uniform_par) = pops
-    size = (hi - lo + n_blocks - 1) // n_blocks
-    for b in prange(n_blocks):
-        a = lo + b * size
-        z = min(hi, a + size)
-        if a < z:
-            if uniform[p]:
-                _update_uniform(a, z, uniform_par[p], e_exc[p], e_inh[p], exc_decay[p],
-                                inh_decay[p], st, spiked)
-            else:
-                if has_pic[p]:
-                    _gate_pic(a, z, nrn, st)
-                _update_population(a, z, e_exc[p], e_inh[p], e_ahp[p], e_pic[p],
-                                   exc_decay[p], inh_decay[p], nrn, st, spiked)
-
-
 @njit(**NJIT)
 def advance(k0, k1, nrn, pops, st, exc, inh, ring_exc, ring_inh, events, ev_ptr,
-            currents, rec, n_spk, traces, spiked, n_threads, parallel_min):
+            currents, rec, n_spk, traces, spiked):
     """Advance the network from step ``k0`` up to (not including) step ``k1``.
 
     Returns ``(k, ev_ptr, n_spk)``: the step reached (``k1`` unless the spike buffer
@@ -281,9 +254,6 @@ def advance(k0, k1, nrn, pops, st, exc, inh, ring_exc, ring_inh, events, ev_ptr,
         # 4. neuron update, population by population
         for p in range(pop_start.size - 1):
             lo, hi = pop_start[p], pop_start[p + 1]
-            if n_threads > 1 and hi - lo >= parallel_min:
-                _update_blocks(lo, hi, n_threads, p, pops, nrn, st, spiked)
-                continue
             if uniform[p]:
                 _update_uniform(lo, hi, uniform_par[p], e_exc[p], e_inh[p], exc_decay[p],
                                 inh_decay[p], st, spiked)
@@ -332,32 +302,16 @@ def _kernel_args(net: Network):
     return nrn, pops, st, syn(net.exc), syn(net.inh)
 
 
-def run(net: Network, writer: Writer, progress: Callable[[float], None] | None = None,
-        threads: int = 1) -> float:
+def run(net: Network, writer: Writer, progress: Callable[[float], None] | None = None
+        ) -> float:
     """Advance ``net`` over the whole run, streaming output chunk by chunk to ``writer``.
 
     ``progress`` is called after each chunk with the biological time simulated (ms).
     Returns the wall time in seconds. Memory is bounded by the chunk length: traces and
     spikes leave the process for the writer after every chunk. The caller finishes the
     writer (after adding any derived output, see :func:`mnsim.api.simulate`).
-
-    ``threads`` > 1 updates large populations (>= PARALLEL_MIN_NEURONS) on that many
-    threads; spikes and every other number are identical to a one-thread run.
     """
     t_start = time.perf_counter()
-    if not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
-        raise ValueError(f"threads = {threads}: allowed 1 to {numba.config.NUMBA_NUM_THREADS}"
-                         f" (NUMBA_NUM_THREADS)")
-    threads_before = numba.get_num_threads()
-    numba.set_num_threads(threads)
-    try:
-        return _run(net, writer, progress, threads, t_start)
-    finally:
-        numba.set_num_threads(threads_before)
-
-
-def _run(net: Network, writer: Writer, progress: Callable[[float], None] | None,
-         threads: int, t_start: float) -> float:
     nrn, pops, st, exc, inh = _kernel_args(net)
     n = net.n_neurons
     chunk = net.chunk_steps
@@ -422,8 +376,7 @@ def _run(net: Network, writer: Writer, progress: Callable[[float], None] | None,
             k_was = kk
             kk, ev_ptr, n_spk = advance(kk, k_end, nrn, pops, st, exc, inh, net.ring_exc,
                                         net.ring_inh, (ev_step, ev_node), ev_ptr, currents,
-                                        rec, 0, traces, spiked, threads,
-                                        PARALLEL_MIN_NEURONS)
+                                        rec, 0, traces, spiked)
             if kk == k_was:  # cannot happen with the sizing above; never loop forever
                 raise RuntimeError(f"engine made no progress at step {kk}")
             if n_spk:

@@ -46,7 +46,7 @@ def coba_overrides(n: int, duration_ms: float, seed: int) -> list[str]:
 
 
 # -- mnsim ------------------------------------------------------------------------------
-def mnsim_coba(n: int, duration_ms: float, seed: int = 3, threads: int = 1) -> dict:
+def mnsim_coba(n: int, duration_ms: float, seed: int = 3) -> dict:
     """Simulation-phase timing of COBA in this (warm) process."""
     import mnsim
     from mnsim.build import build
@@ -59,14 +59,14 @@ def mnsim_coba(n: int, duration_ms: float, seed: int = 3, threads: int = 1) -> d
         net = build(cfg)
         t_build = time.perf_counter() - t0
         writer = MemoryWriter()
-        sim = run(net, writer, threads=threads)
+        sim = run(net, writer)
         n_spikes = sum(writer.spike_arrays(p)[0].size for p in ("exc", "inh"))
         rate = n_spikes / n / (duration_ms / 1000)
         if rate >= MIN_ALIVE_HZ:
             break
     n_syn = net.exc.size + net.inh.size
     steps = net.n_steps
-    return {"simulator": "mnsim", "target": "numba", "threads": threads, "n_neurons": n,
+    return {"simulator": "mnsim", "target": "numba", "threads": 1, "n_neurons": n,
             "duration_ms": duration_ms, "seed": s, "sim_time_s": sim,
             "build_time_s": t_build, "n_spikes": int(n_spikes), "mean_rate_Hz": rate,
             "n_synapses": int(n_syn)}
@@ -252,7 +252,6 @@ def main() -> None:
     rows = []
     for n, dur in ((4000, dur4k), (40000, dur40k)):
         rows.append(mnsim_coba(n, dur))
-        rows.append(mnsim_coba(n, dur, threads=2))
         if not args.no_peers:
             for target, threads in (("cpp_standalone", 1), ("cpp_standalone", 2),
                                     ("cython", 1)):
@@ -262,20 +261,14 @@ def main() -> None:
                     rows.append(peer("nest", n, min(dur, 1000.0 if q else dur), threads))
     table = pd.DataFrame([per_event_figures(r) for r in rows if r is not None])
     for n, grp in table.groupby("n_neurons"):
-        ours = grp[grp.simulator == "mnsim"].set_index("threads")
-        ref = ours.loc[1]
-        # same number of threads on both sides
+        ref = grp[grp.simulator == "mnsim"].iloc[0]
         table.loc[grp.index, "mnsim/peer (sim)"] = [
-            ours.loc[r.threads, "sim_time_s"] / (r.sim_time_s * ref.duration_ms
-                                                 / r.duration_ms)
-            if r.simulator != "mnsim" and r.threads in ours.index else np.nan
-            for r in grp.itertuples()]
+            ref.sim_time_s / (r.sim_time_s * ref.duration_ms / r.duration_ms)
+            if r.simulator != "mnsim" else np.nan for r in grp.itertuples()]
         table.loc[grp.index, "rate vs mnsim"] = grp.mean_rate_Hz / ref.mean_rate_Hz
     cols = ["simulator", "target", "threads", "n_neurons", "duration_ms", "seed",
             "sim_time_s", "total_time_s", "mean_rate_Hz", "rate vs mnsim",
             "ns_per_neuron_step", "ns_per_syn_event", "syn_events_per_s", "mnsim/peer (sim)"]
-    print("(mnsim/peer compares equal thread counts; mnsim x2 threads the neuron update of"
-          " populations >= 8,192 neurons)")
     table = table.reindex(columns=cols)
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
     table.to_csv(OUT / "coba.csv", index=False)

@@ -178,20 +178,3 @@ def test_non_finite_state_is_reported():
     net.state["v"][3] = np.nan
     with pytest.raises(FloatingPointError, match="non-finite in neuron 3"):
         mnsim.engine.run(net, MemoryWriter())
-
-
-def test_threads_give_bit_identical_results(monkeypatch):
-    import numba
-
-    if numba.config.NUMBA_NUM_THREADS < 2:
-        pytest.fail("needs NUMBA_NUM_THREADS >= 2 (the CI machine has 2 cores)")
-    one = mnsim.simulate(config_from_dict(small_network()))
-    monkeypatch.setattr(mnsim.engine, "PARALLEL_MIN_NEURONS", 1)  # every population
-    two = mnsim.simulate(config_from_dict(small_network()), threads=2)
-    for name, (t, ids) in all_spikes(one).items():
-        np.testing.assert_array_equal(t, all_spikes(two)[name][0])
-        np.testing.assert_array_equal(ids, all_spikes(two)[name][1])
-    np.testing.assert_array_equal(one.trace("mn", "v_mV").values,
-                                  two.trace("mn", "v_mV").values)
-    with pytest.raises(ValueError, match="threads = 999: allowed 1 to"):
-        mnsim.simulate(config_from_dict(small_network()), threads=999)
