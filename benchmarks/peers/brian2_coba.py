@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import tempfile
 from time import perf_counter
 
+from ._brian2_run import brian2_device, timed_run
 from ._isolate import run_module
 
 TARGETS = ("cpp_standalone", "cython")
@@ -63,22 +62,7 @@ def _simulate(n_neurons: int, duration_ms: float, target: str, threads: int, see
     import brian2 as b2
     from brian2 import mV, ms, nS, pF
 
-    b2.prefs.logging.file_log = False
-    build_dir = cache_dir = None
-    default_cache_dir = b2.prefs.codegen.runtime.cython.cache_dir
-    if target == "cpp_standalone":
-        build_dir = tempfile.mkdtemp(prefix="brian2_coba_")
-        b2.set_device("cpp_standalone", build_on_run=False, directory=build_dir)
-        # 0 = plain serial code without OpenMP; n > 0 = OpenMP with n threads.
-        b2.prefs.devices.cpp_standalone.openmp_threads = threads if threads > 1 else 0
-    else:
-        b2.set_device("runtime")
-        b2.prefs.codegen.target = "cython"
-        if fresh_cache:
-            cache_dir = tempfile.mkdtemp(prefix="brian2_cython_")
-            b2.prefs.codegen.runtime.cython.cache_dir = cache_dir
-
-    try:
+    with brian2_device(b2, target, threads, fresh_cache, "brian2_coba_") as build_dir:
         t_start_s = perf_counter()
         b2.defaultclock.dt = DT_MS * ms
         b2.seed(seed)
@@ -98,35 +82,12 @@ def _simulate(n_neurons: int, duration_ms: float, target: str, threads: int, see
                                    p_connect)
         spikes = b2.SpikeMonitor(neurons, record=False)
         net = b2.Network(neurons, exc_syn, inh_syn, spikes)
-
-        if target == "cpp_standalone":
-            net.run(duration_ms * ms)
-            b2.device.build(directory=build_dir, compile=True, run=True, clean=True)
-            total_time_s = perf_counter() - t_start_s
-            sim_time_s = first_run_time_s = float(b2.device._last_run_time)
-        else:
-            if warm_run:
-                net.store()
-            t_run_s = perf_counter()
-            net.run(duration_ms * ms)
-            first_run_time_s = sim_time_s = perf_counter() - t_run_s
-            total_time_s = perf_counter() - t_start_s
-            if warm_run:
-                net.restore()
-                t_run_s = perf_counter()
-                net.run(duration_ms * ms)
-                sim_time_s = perf_counter() - t_run_s
-
-        n_spikes = int(spikes.num_spikes)
+        timing = timed_run(b2, net, duration_ms, build_dir, t_start_s, warm_run,
+                           after_first=lambda: int(spikes.num_spikes))
+        n_spikes = timing["first"]
         n_synapses = int(len(exc_syn) + len(inh_syn))
-    finally:
-        if build_dir is not None:
-            b2.device.reinit()  # forget this build so a later call starts clean
-            b2.set_device("runtime")
-            shutil.rmtree(build_dir, ignore_errors=True)
-        if cache_dir is not None:
-            b2.prefs.codegen.runtime.cython.cache_dir = default_cache_dir
-            shutil.rmtree(cache_dir, ignore_errors=True)
+    sim_time_s, total_time_s = timing["sim_time_s"], timing["total_time_s"]
+    first_run_time_s = timing["first_run_time_s"]
 
     return {
         "simulator": "brian2", "target": target, "threads": threads,

@@ -47,15 +47,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shutil
 import sys
-import tempfile
 import zlib
 from pathlib import Path
 from time import perf_counter
 
 import numpy as np
 
+from ._brian2_run import brian2_device, timed_run
 from ._isolate import REPO_ROOT, run_module
 
 if sys.version_info >= (3, 11):
@@ -389,21 +388,7 @@ def _simulate(cfg: dict, duration_ms: float | None, target: str, threads: int, s
     dt_ms = float(cfg["simulation"].get("dt_ms", 0.1))
     if duration_ms is None:
         duration_ms = float(cfg["simulation"]["duration_ms"])
-    b2.prefs.logging.file_log = False
-    build_dir = cache_dir = None
-    default_cache_dir = b2.prefs.codegen.runtime.cython.cache_dir
-    if target == "cpp_standalone":
-        build_dir = tempfile.mkdtemp(prefix="brian2_spinal_")
-        b2.set_device("cpp_standalone", build_on_run=False, directory=build_dir)
-        b2.prefs.devices.cpp_standalone.openmp_threads = threads if threads > 1 else 0
-    else:
-        b2.set_device("runtime")
-        b2.prefs.codegen.target = target
-        if fresh_cache:
-            cache_dir = tempfile.mkdtemp(prefix="brian2_cython_")
-            b2.prefs.codegen.runtime.cython.cache_dir = cache_dir
-
-    try:
+    with brian2_device(b2, target, threads, fresh_cache, "brian2_spinal_") as build_dir:
         t_start_s = perf_counter()
         b2.defaultclock.dt = dt_ms * ms
         b2.seed(seed)
@@ -418,34 +403,13 @@ def _simulate(cfg: dict, duration_ms: float | None, target: str, threads: int, s
                     for name, g in groups.items()}
         net = b2.Network(*groups.values(), *synapses, *monitors.values())
 
-        if target == "cpp_standalone":
-            net.run(duration_ms * ms)
-            b2.device.build(directory=build_dir, compile=True, run=True, clean=True)
-            total_time_s = perf_counter() - t_start_s
-            sim_time_s = first_run_time_s = float(b2.device._last_run_time)
-            stats = _activity(monitors, cfg["populations"], duration_ms, dt_ms)
-        else:
-            if warm_run:
-                net.store()
-            t_run_s = perf_counter()
-            net.run(duration_ms * ms)
-            first_run_time_s = sim_time_s = perf_counter() - t_run_s
-            total_time_s = perf_counter() - t_start_s
-            stats = _activity(monitors, cfg["populations"], duration_ms, dt_ms)
-            if warm_run:
-                net.restore()
-                t_run_s = perf_counter()
-                net.run(duration_ms * ms)
-                sim_time_s = perf_counter() - t_run_s
+        timing = timed_run(b2, net, duration_ms, build_dir, t_start_s, warm_run,
+                           after_first=lambda: _activity(monitors, cfg["populations"],
+                                                         duration_ms, dt_ms))
+        stats = timing["first"]
         n_synapses = int(sum(len(s) for s in synapses))
-    finally:
-        if build_dir is not None:
-            b2.device.reinit()  # forget this build so a later call starts clean
-            b2.set_device("runtime")
-            shutil.rmtree(build_dir, ignore_errors=True)
-        if cache_dir is not None:
-            b2.prefs.codegen.runtime.cython.cache_dir = default_cache_dir
-            shutil.rmtree(cache_dir, ignore_errors=True)
+    sim_time_s, total_time_s = timing["sim_time_s"], timing["total_time_s"]
+    first_run_time_s = timing["first_run_time_s"]
 
     n_neurons = sum(p["size"] for p in cfg["populations"].values())
     return {
