@@ -39,6 +39,10 @@ from .config import (
 
 __all__ = ["Network", "build", "rng_for", "pwl_eval"]
 
+#: Largest delay ring buffer (both receptors) a build may allocate: (longest delay + 2
+#: steps) x neurons x 8 bytes x 2.
+MAX_DELAY_BUFFER_BYTES = 4 * 2**30
+
 #: Half-inactivation used when a PIC does not inactivate: h_inf(V) rounds to exactly 1.
 NO_INACTIVATION_mV = 1000.0
 
@@ -447,6 +451,7 @@ def build(cfg: Config) -> Network:
     # -- connectivity -------------------------------------------------------------
     n_nodes = int(src_start[-1])
     per_receptor: dict[str, list[tuple[np.ndarray, ...]]] = {"exc": [], "inh": []}
+    longest_delay: dict[str, int] = {}  # steps, per projection
     for name, pr in cfg.projections.items():
         rng = rng_for(seed, f"connect/{name}")
         pre0, pre1 = net.node_range(pr.pre)
@@ -472,6 +477,8 @@ def build(cfg: Config) -> Network:
                                         "drew a negative delay; add low = 0 to the "
                                         "distribution")])
         per_receptor[pr.receptor].append((pre + pre0, post + post0, w, d))
+        if d.size:
+            longest_delay[name] = int(d.max())
     # A spike emitted in step k with a delay of d steps is added at the start of step
     # k + 1 + d (source spikes, timed at the start of their step, at k + d); the ring
     # holds max_delay + 2 slots.
@@ -486,6 +493,14 @@ def build(cfg: Config) -> Network:
             max_d = max(max_d, int(d.max()))
         setattr(net, receptor, _csr(n_nodes, pre, post, w, d))
     n_slots = max_d + 2
+    ring_bytes = 2 * n_slots * n * 8
+    if ring_bytes > MAX_DELAY_BUFFER_BYTES:
+        longest = max(longest_delay, key=longest_delay.get)
+        raise ConfigError(source, [(
+            f"projections.{longest}.delay_ms", cfg.projections[longest].delay_ms,
+            f"the longest delay ({max_d} steps) needs a {ring_bytes / 2**30:.1f} GiB delay "
+            f"buffer for {n} neurons (limit {MAX_DELAY_BUFFER_BYTES / 2**30:.0f} GiB); "
+            f"shorten the delay or raise dt_ms")])
     net.ring_exc = np.zeros((n_slots, n))
     net.ring_inh = np.zeros((n_slots, n))
     # populations that receive delayed input need their ring slot absorbed each step

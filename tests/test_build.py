@@ -7,6 +7,8 @@ import copy
 import numpy as np
 import pytest
 
+import mnsim
+
 from mnsim.build import build, pwl_eval
 from mnsim.config import config_from_dict
 from conftest import small_network
@@ -101,3 +103,17 @@ def test_pwl_eval_jumps_are_right_continuous():
     v = np.array([0.0, 5.0, 1.0, 1.0])
     got = pwl_eval(t, v, np.array([-1.0, 5.0, 9.999, 10.0, 15.0, 25.0]))
     np.testing.assert_allclose(got, [0.0, 2.5, 4.9995, 1.0, 1.0, 1.0])
+
+
+def test_a_delay_buffer_too_large_is_a_config_error(monkeypatch):
+    import mnsim.build
+
+    monkeypatch.setattr(mnsim.build, "MAX_DELAY_BUFFER_BYTES", 1_000_000)
+
+    def long_delay(d):
+        d["projections"]["inn_mn"]["delay_ms"] = 400.0
+    with pytest.raises(mnsim.ConfigError,
+                       match=r"projections\.inn_mn\.delay_ms = 400\.0: the longest delay "
+                             r"\(4000 steps\) needs a 0\.0 GiB delay buffer for 50 neurons"):
+        net_from(long_delay)
+    net_from()  # the default delays fit
