@@ -393,3 +393,16 @@ mem = "1G"
     assert remote.counts()["done"] == 8
     a, b = local.summary.set_index("run_id"), remote.summary.set_index("run_id")
     assert a["metric.rate_Hz.mn"].equals(b.loc[a.index, "metric.rate_Hz.mn"])
+
+
+@pytest.mark.parametrize("path", sorted((__import__("conftest").ROOT / "configs" /
+                                         "sweeps").glob("*.toml")), ids=lambda p: p.name)
+def test_shipped_sweeps_expand(path):
+    spec, base = load_sweep_spec(path)
+    plans = expand(spec, base, str(path))
+    n_points = 1
+    for v in spec.grid.values():
+        n_points *= len(v.values()) if hasattr(v, "values") and callable(v.values) else len(v)
+    assert len(plans) == n_points * spec.sweep.replicates
+    if path.stem == "sci_phase_map":  # the issue asks for >= 8 x 8 points x 3 replicates
+        assert n_points >= 64 and spec.sweep.replicates >= 3
