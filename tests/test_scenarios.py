@@ -51,3 +51,24 @@ def test_raised_excitation_alone_gives_a_large_but_short_reflex(outcomes):
     assert exc[:, 1].mean() == pytest.approx(sci[:, 1].mean(), rel=0.3)
     # ... yet it stays shorter than half the spasm, seed by seed
     assert np.all(exc[:, 0] < 0.5 * sci[:, 0]), (exc[:, 0], sci[:, 0])
+
+
+def test_factorial_late_firing_needs_excitability_and_impaired_inhibition():
+    """scripts/factorial_sci.py, 2 seeds: motoneurons still fire 1-2 s after the train
+    only when PIC gain is high AND inhibition is impaired; raising excitation, alone or
+    with either knob, adds none."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("factorial_sci",
+                                                  ROOT / "scripts" / "factorial_sci.py")
+    fac = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fac)
+    df = fac.spasm_durations_s([1, 2])
+    late = df.groupby(["pic", "inhibition", "excitation"]).late_rate_Hz.mean()
+    for (pic, inh, exc), rate in late.items():
+        if pic == "high" and inh == "impaired":
+            assert rate > 10.0, (pic, inh, exc, rate)
+        else:
+            assert rate < 5.0, (pic, inh, exc, rate)
+    table, effects = fac.summarise(df)
+    assert effects["excitation"] < 0.1 < effects["inhibition"]   # seconds
