@@ -47,6 +47,7 @@ def warm_kernels() -> None:
                         "q": {"pre": "a", "post": "b", "receptor": "inh",
                               "probability": 1.0, "delay_ms": 0.0}},
         "currents": {"c": {"target": "a", "shape": "constant", "value_nA": 0.1}},
+        "muscles": {"m": {"pool": "a"}},
         "recording": {"traces": {"t": {"population": "a", "interval_ms": 0.1}}},
     }, "<warm-up>"))
 
