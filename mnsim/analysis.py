@@ -44,12 +44,16 @@ def _rates(res: Result) -> dict[str, float]:
                                     "neurons with at least one spike")
 def _active(res: Result) -> dict[str, float]:
     out = {}
-    for name, s in res.populations.items():
-        if s["kind"] != "neurons" or name not in res.recorded:
-            continue
+    for name, size in _recorded_neurons(res):
         _, ids = res.spike_arrays(name)
-        out[f"active_fraction.{name}"] = float(np.unique(ids).size / s["size"])
+        out[f"active_fraction.{name}"] = float(np.unique(ids).size / size)
     return out
+
+
+def _recorded_neurons(res: Result) -> list[tuple[str, int]]:
+    """(name, size) of the neuron populations whose spikes were recorded."""
+    return [(name, s["size"]) for name, s in res.populations.items()
+            if s["kind"] == "neurons" and name in res.recorded]
 
 
 def compute_metrics(res: Result, names: list[str] | tuple[str, ...]) -> dict[str, float]:
@@ -76,12 +80,15 @@ def write_metrics(path: str | os.PathLike, values: dict[str, float],
             d.attrs[n] = METRICS[n][1]
 
 
-def read_metrics(path: str | os.PathLike) -> dict[str, float]:
-    """Metric values stored in a run file ({} if none)."""
-    with h5py.File(path, "r", locking=False) as f:
-        if "metrics" not in f:
-            return {}
-        return {k: float(v) for k, v in f["metrics"].attrs.items()}
+def read_metrics(source: str | os.PathLike | h5py.File) -> dict[str, float]:
+    """Metric values stored in a run file ({} if none); ``source`` is its path or the
+    file already open."""
+    if not isinstance(source, h5py.File):
+        with h5py.File(source, "r", locking=False) as f:
+            return read_metrics(f)
+    if "metrics" not in source:
+        return {}
+    return {k: float(v) for k, v in source["metrics"].attrs.items()}
 
 
 # -- firing ---------------------------------------------------------------------------------
@@ -245,9 +252,7 @@ def twitches(res: Result, muscle: str, t_start_ms: float = 0.0,
                            "recruitment_order.<pop>: Spearman(node id, first spike)")
 def _firing(res: Result) -> dict[str, float]:
     out = {}
-    for name, s in res.populations.items():
-        if s["kind"] != "neurons" or name not in res.recorded:
-            continue
+    for name, _ in _recorded_neurons(res):
         cv = firing_stats(res, name).isi_cv
         out[f"isi_cv.{name}"] = float(cv.mean()) if cv.notna().any() else float("nan")
         out[f"recruitment_order.{name}"] = recruitment_order(res, name)

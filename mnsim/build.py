@@ -30,7 +30,6 @@ from .config import (
     PoolScale,
     PoissonSource,
     Population,
-    TimesSource,
     TrainSource,
     TRACE_VARIABLES,
     Uniform,

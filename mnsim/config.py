@@ -806,12 +806,9 @@ def _field_range(model: Any, name: str) -> str | None:
     return _range_text(lo, hi, lo_open)
 
 
-def _format_errors_for(root: Any, err: ValidationError) -> list[tuple[str, Any, str]]:
-    """Problems of a validation error of model ``root``, as (key path, value, message)."""
-    return _format_errors(err, root)
-
-
 def _format_errors(err: ValidationError, root: Any = None) -> list[tuple[str, Any, str]]:
+    """Problems of a validation error of model ``root`` (default :class:`Config`), as
+    (key path, value, message)."""
     problems: list[tuple[str, Any, str]] = []
     seen: set[str] = set()
     for e in err.errors(include_url=False):

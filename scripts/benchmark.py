@@ -65,7 +65,6 @@ def mnsim_coba(n: int, duration_ms: float, seed: int = 3) -> dict:
         if rate >= MIN_ALIVE_HZ:
             break
     n_syn = net.exc.size + net.inh.size
-    steps = net.n_steps
     return {"simulator": "mnsim", "target": "numba", "threads": 1, "n_neurons": n,
             "duration_ms": duration_ms, "seed": s, "sim_time_s": sim,
             "build_time_s": t_build, "n_spikes": int(n_spikes), "mean_rate_Hz": rate,
@@ -245,10 +244,9 @@ def main() -> None:
     q = args.quick
     dur4k, dur40k = (2000.0, 500.0) if q else (10000.0, 2000.0)
 
-    import mnsim
     mnsim_coba(200, 50.0)  # compile / load kernels before timing anything
 
-    print(f"\n== COBA (dt 0.1 ms), 1 thread unless noted ==")
+    print("\n== COBA (dt 0.1 ms), 1 thread unless noted ==")
     rows = []
     for n, dur in ((4000, dur4k), (40000, dur40k)):
         rows.append(mnsim_coba(n, dur))

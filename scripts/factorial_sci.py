@@ -24,7 +24,6 @@ import argparse
 import itertools
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 import mnsim

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 
 import numpy as np
 import pytest
 
-import mnsim
 
 from mnsim.build import build, pwl_eval
 from mnsim.config import config_from_dict

@@ -26,7 +26,7 @@ W_EXC_nS, W_INH_nS, DURATION_ms = 6.0, 30.0, 300.0
 
 def main() -> None:
     import brian2 as b2
-    from brian2 import mV, ms, nA, nS, pF
+    from brian2 import mV, ms
 
     b2.prefs.codegen.target = "numpy"
     b2.defaultclock.dt = 0.1 * ms

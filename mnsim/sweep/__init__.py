@@ -16,11 +16,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .executors import RunTimeout, run_dask, run_local, run_one, warm_kernels
-from .spec import SweepSpec, load_sweep_spec, parse_sweep_spec
+from .spec import SweepSpec, load_sweep_spec
 from .store import SweepDir, SweepLockedError, create_sweep_dir, read_table
 
 __all__ = ["run_sweep", "open_sweep", "Sweep", "SweepLockedError", "RunTimeout",

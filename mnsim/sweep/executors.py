@@ -176,7 +176,7 @@ def run_local(d: SweepDir, plans: Iterable[RunPlan], workers: int = 0,
         w.join(timeout=5)
     # a worker killed between taking a run and announcing it leaves a stale claim
     for rid in set(by_id) - finished:
-        if d.claim_file(rid).exists() and d._claim_is_stale(d.claim_file(rid), None):
+        if d.claim_file(rid).exists() and d.claim_is_stale(d.claim_file(rid), None):
             died(rid)
     return results
 

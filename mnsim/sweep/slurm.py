@@ -29,7 +29,6 @@ import shlex
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from .executors import run_one
@@ -137,7 +136,7 @@ def run_chunk(d: SweepDir, index: int) -> list[dict[str, Any]]:
     stale = _seconds(d.spec().executor.time)
     out = []
     for rid in parts[index]:
-        if d.claim_file(rid).exists() and d._claim_is_stale(d.claim_file(rid), stale):
+        if d.claim_file(rid).exists() and d.claim_is_stale(d.claim_file(rid), stale):
             d.release(rid)  # left by a task of an earlier job that hit its time limit
         out.append(run_one(str(d.path), plans[rid], timeout))
     return out

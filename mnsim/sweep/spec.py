@@ -49,7 +49,7 @@ from pydantic import Field, ValidationError, model_validator
 from ..config import (
     Config,
     ConfigError,
-    _format_errors_for,
+    _format_errors,
     _Strict,
     apply_overrides,
     config_from_dict,
@@ -177,7 +177,7 @@ def parse_sweep_spec(path: str | Path) -> SweepSpec:
     try:
         return SweepSpec.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(str(path), _format_errors_for(SweepSpec, exc)) from None
+        raise ConfigError(str(path), _format_errors(exc, SweepSpec)) from None
 
 
 def load_sweep_spec(path: str | Path) -> tuple[SweepSpec, dict[str, Any]]:

@@ -141,7 +141,7 @@ class SweepDir:
             try:
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
-                if not self._claim_is_stale(path, stale_after_s):
+                if not self.claim_is_stale(path, stale_after_s):
                     return False
                 path.unlink(missing_ok=True)
                 continue
@@ -150,7 +150,9 @@ class SweepDir:
             return True
         return False
 
-    def _claim_is_stale(self, path: Path, stale_after_s: float | None) -> bool:
+    def claim_is_stale(self, path: Path, stale_after_s: float | None) -> bool:
+        """True if the claim's process is gone (same host) or it is older than
+        ``stale_after_s``, or the file is unreadable."""
         try:
             info = json.loads(path.read_text() or "{}")
         except (OSError, ValueError):
@@ -194,7 +196,7 @@ class SweepDir:
             rid = p["run_id"]
             if self.is_done(rid):
                 st, err = "done", ""
-            elif self.claim_file(rid).exists() and not self._claim_is_stale(
+            elif self.claim_file(rid).exists() and not self.claim_is_stale(
                     self.claim_file(rid), None):
                 st, err = "running", ""
             elif self.error_file(rid).exists():
@@ -224,8 +226,7 @@ class SweepDir:
             if row["status"] == "done":
                 with h5py.File(self.run_file(rid), "r", locking=False) as f:
                     row["wall_time_s"] = float(f.attrs["wall_time_s"])
-                row.update({f"metric.{k}": v for k, v in
-                            read_metrics(self.run_file(rid)).items()})
+                    row.update({f"metric.{k}": v for k, v in read_metrics(f).items()})
             rows.append(row)
         df = pd.DataFrame(rows)
         write_table(self.path / "summary.h5", df)
