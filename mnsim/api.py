@@ -84,12 +84,18 @@ def _derived_output(net, writer) -> None:
     """Signals computed from the spikes once the run is over (muscle force and EMG)."""
     from .muscle import muscle_signals
 
+    from .axons import STAT_NAMES, TERMINAL_SUFFIX
+
     cfg = net.config
+    if net.axons.n:
+        writer.axon_counts(dict(zip(STAT_NAMES, net.axons.stats.tolist())))
     for name, m in cfg.muscles.items():
         if not net.record_spikes[slice(*net.node_range(m.pool))].any():
             raise ValueError(f"muscles.{name} needs the spikes of '{m.pool}'; add it to "
                              f"recording.spikes")
-        t, ids = writer.spike_arrays(m.pool)
+        # with an axon, the muscle is driven by the spikes that reach it
+        at_muscle = m.pool + (TERMINAL_SUFFIX if m.pool in net.axons.pop_names else "")
+        t, ids = writer.spike_arrays(at_muscle)
         writer.muscle(name, m.pool, muscle_signals(m, t, ids, cfg.populations[m.pool].size,
                                                    net.n_steps * net.dt_ms))
 

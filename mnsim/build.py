@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .axons import TERMINAL_SUFFIX, Axons, build_axons
 from .config import (
     Config,
     ConfigError,
@@ -321,8 +322,11 @@ class Network:
     sources: list[SourceStream] = field(default_factory=list)
     currents: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
     inj_ids: np.ndarray | None = None
-    record_spikes: np.ndarray | None = None  # (n_nodes,) uint8
+    record_spikes: np.ndarray | None = None  # (n_nodes + n_axons,) uint8
     traces: list[TraceGroup] = field(default_factory=list)
+    axons: Axons | None = None
+    term_names: list[str] = field(default_factory=list)  # "<population>.terminal"
+    term_start: np.ndarray | None = None  # (T+1,) node offsets of axon terminals
 
     @property
     def n_neurons(self) -> int:
@@ -332,13 +336,23 @@ class Network:
     def n_nodes(self) -> int:
         return int(self.src_start[-1])
 
+    def node_sets(self) -> list[tuple[str, str, int, int]]:
+        """(name, kind, start, stop) of every population ("neurons"), source ("source")
+        and set of axon terminals ("terminal"), in node order."""
+        out = []
+        for names, starts, kind in ((self.pop_names, self.pop_start, "neurons"),
+                                    (self.src_names, self.src_start, "source"),
+                                    (self.term_names, self.term_start, "terminal")):
+            out += [(nm, kind, int(starts[i]), int(starts[i + 1]))
+                    for i, nm in enumerate(names)]
+        return out
+
     def node_range(self, name: str) -> tuple[int, int]:
-        """Global [start, stop) of a population or source."""
-        if name in self.pop_names:
-            i = self.pop_names.index(name)
-            return int(self.pop_start[i]), int(self.pop_start[i + 1])
-        i = self.src_names.index(name)
-        return int(self.src_start[i]), int(self.src_start[i + 1])
+        """Global [start, stop) of a population, source or set of axon terminals."""
+        for nm, _, a, b in self.node_sets():
+            if nm == name:
+                return a, b
+        raise KeyError(name)
 
 
 def to_steps(ms, dt: float):
@@ -526,13 +540,22 @@ def build(cfg: Config) -> Network:
     net.inj_ids = (np.unique(np.concatenate(all_inj)) if all_inj
                    else np.empty(0, np.int64))
 
+    # -- motor axons; their spikes at the muscle are nodes after the sources ---------
+    net.axons = build_axons(cfg, net)
+    ax = net.axons
+    net.term_names = [p + TERMINAL_SUFFIX for p in ax.pop_names]
+    net.term_start = n_nodes + ax.pop_first
+
     # -- recording ------------------------------------------------------------------
     rec = cfg.recording
     names = list(cfg.node_sizes()) if rec.spikes == "all" else rec.spikes
-    net.record_spikes = np.zeros(n_nodes, np.uint8)
+    net.record_spikes = np.zeros(n_nodes + ax.n, np.uint8)
     for nm in names:
         a, b = net.node_range(nm)
         net.record_spikes[a:b] = 1
+        if nm in ax.pop_names:  # a recorded pool records its spikes at the muscle too
+            a, b = net.node_range(nm + TERMINAL_SUFFIX)
+            net.record_spikes[a:b] = 1
     for name, tr in rec.traces.items():
         a, _ = net.node_range(tr.population)
         size = cfg.populations[tr.population].size

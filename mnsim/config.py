@@ -397,6 +397,43 @@ class Simulation(_Strict):
                                         "depend on it)")
 
 
+class Axon(_RangedParams):
+    """The motor axon of every neuron of a population (see :mod:`mnsim.axons`).
+
+    Spikes travel along the axon at ``conduction_velocity_m_per_s`` (1 m/s = 1 mm/ms):
+    orthodromic ones from the soma to the muscle (``length_mm``), antidromic ones from
+    where they were born back to the soma, which they invade (reset, AHP) unless it is
+    refractory, passing the recurrent collaterals (the population's projections) on the
+    way. An orthodromic and an antidromic spike on one axon annihilate where they meet. A
+    spike can be born at a site (lesion, stimulation point) only if no spike passed that
+    site within ``refractory_ms``. At the optional lesion (``lesion_mm`` from the soma)
+    spikes can be born ectopically (``axon_inputs`` with ``at_mm = "lesion"``), by
+    ephaptic cross-talk from neighbouring axons (``ephapses``), and as after-discharges.
+    """
+
+    conduction_velocity_m_per_s: Param = _param(50.0, 0.0, 200.0,
+                                                "conduction velocity (= mm/ms)",
+                                                lo_open=True)
+    length_mm: Param = _param(100.0, 0.0, 2000.0, "soma to the muscle's endplates",
+                              lo_open=True)
+    refractory_ms: float = Field(1.0, gt=0, le=100,
+                                 description="absolute refractory period of the axon "
+                                             "(at least one step)")
+    lesion_mm: float | None = Field(None, ge=0, le=2000,
+                                    description="distance of the lesion (compression, "
+                                                "demyelination) from the soma; none: no "
+                                                "lesion")
+    afterdischarge_probability: float = Field(
+        0.0, ge=0, le=1, description="chance that an excitation of the lesion site (a "
+                                     "spike passing or born there) sets off a train of "
+                                     "after-discharges")
+    afterdischarge_spikes: int = Field(3, ge=1, le=1000,
+                                       description="spikes per after-discharge train")
+    afterdischarge_interval_ms: float = Field(3.5, gt=0, le=1000,
+                                              description="interval between "
+                                                          "after-discharges")
+
+
 class Population(_RangedParams):
     """A population of conductance-based integrate-and-fire neurons.
 
@@ -452,6 +489,8 @@ class Population(_RangedParams):
                                                          "the KCC2 knob")
     exc_tau_ms: float = Field(5.0, gt=0, le=10_000, description="excitatory decay")
     inh_tau_ms: float = Field(10.0, gt=0, le=10_000, description="inhibitory decay")
+    axon: Axon | None = Field(None, description="motor axon (none: spikes act at the soma "
+                                                "only)")
 
 
 class PoissonSource(_Strict):
@@ -564,6 +603,38 @@ class Muscle(_Strict):
     emg_interval_ms: float = Field(0.5, gt=0, le=100, description="EMG sampling")
 
 
+class Ephapse(_Strict):
+    """Ephaptic cross-talk at the lesion site between the axons of ``pre`` and ``post``
+    (populations whose axons have a ``lesion_mm``).
+
+    Pairs of axons are coupled independently with ``probability``. A spike exciting the
+    lesion site of one axon of a coupled pair excites the other's ``delay_ms`` later with
+    chance ``transmission``, which then fires both ways unless its site is refractory.
+    """
+
+    pre: str
+    post: str
+    probability: float = Field(ge=0, le=1, description="fraction of axon pairs coupled")
+    transmission: float = Field(1.0, ge=0, le=1,
+                                description="chance that an excitation crosses a coupling")
+    delay_ms: float = Field(1.0, gt=0, le=100, description="transmission delay "
+                                                           "(at least one step)")
+    bidirectional: bool = Field(True, description="couple both ways (else pre -> post)")
+
+
+class AxonInput(_Strict):
+    """Spikes of a source born on motor axons at ``at_mm`` from the soma (or at the
+    lesion): nerve stimulation, ectopic generators. A source of size 1 excites every
+    listed axon at each spike; a source with one generator per listed axon excites them
+    one to one."""
+
+    source: str
+    target: str
+    axons: Union[Literal["all"], NodeIds] = "all"
+    at_mm: Union[Literal["lesion"], Annotated[float, Field(ge=0, le=2000)]] = Field(
+        description="where the spikes are born: distance from the soma, or \"lesion\"")
+
+
 class Recording(_Strict):
     """What to record: spikes of which populations/sources, traces of which neurons."""
 
@@ -580,6 +651,8 @@ class Config(_Strict):
     projections: dict[str, Projection] = Field(default_factory=dict)
     currents: dict[str, CurrentProtocol] = Field(default_factory=dict)
     muscles: dict[str, Muscle] = Field(default_factory=dict)
+    ephapses: dict[str, Ephapse] = Field(default_factory=dict)
+    axon_inputs: dict[str, AxonInput] = Field(default_factory=dict)
     recording: Recording = Field(default_factory=Recording)
     _source: str = PrivateAttr("<dict>")
 
@@ -870,7 +943,9 @@ def _check_references(cfg: Config) -> list[tuple[str, Any, str]]:
     pops = sorted(cfg.populations)
     for section, names in (("populations", cfg.populations), ("sources", cfg.sources),
                            ("projections", cfg.projections), ("currents", cfg.currents),
-                           ("muscles", cfg.muscles), ("recording.traces", cfg.recording.traces)):
+                           ("muscles", cfg.muscles), ("ephapses", cfg.ephapses),
+                           ("axon_inputs", cfg.axon_inputs),
+                           ("recording.traces", cfg.recording.traces)):
         for name in names:
             if not _NAME.match(name):
                 problems.append((f"{section}.{name}", _MISSING,
@@ -905,6 +980,7 @@ def _check_references(cfg: Config) -> list[tuple[str, Any, str]]:
             _check_ids(problems, f"currents.{name}.neurons", c.neurons, sizes[c.target])
     for name, m in cfg.muscles.items():
         ref(f"muscles.{name}.pool", m.pool, pops, "population")
+    _check_axons(cfg, problems, ref)
     spikes = cfg.recording.spikes
     if spikes != "all":
         for i, name in enumerate(spikes):
@@ -924,6 +1000,73 @@ def _check_references(cfg: Config) -> list[tuple[str, Any, str]]:
         problems.append(("simulation.chunk_ms", sim.chunk_ms,
                          f"must be a whole multiple of simulation.dt_ms = {sim.dt_ms}"))
     return problems
+
+
+def _param_bounds(spec: Any) -> tuple[float | None, float | None]:
+    """Smallest and largest value a parameter spec can take (None: unbounded)."""
+    if isinstance(spec, (int, float)):
+        return float(spec), float(spec)
+    if isinstance(spec, PoolScale):
+        return min(spec.first, spec.last), max(spec.first, spec.last)
+    return spec.low, spec.high
+
+
+def _check_axons(cfg: Config, problems: list, ref: Any) -> None:
+    """Lesion sites and stimulation points on the axon, ephapses and axon inputs."""
+    dt = cfg.simulation.dt_ms
+    with_axon = sorted(k for k, p in cfg.populations.items() if p.axon is not None)
+    lesioned = sorted(k for k in with_axon if cfg.populations[k].axon.lesion_mm is not None)
+    for name in with_axon:
+        ax = cfg.populations[name].axon
+        path = f"populations.{name}.axon"
+        if ax.refractory_ms < dt:
+            problems.append((f"{path}.refractory_ms", ax.refractory_ms,
+                             f"must be at least one step (simulation.dt_ms = {dt})"))
+        shortest, _ = _param_bounds(ax.length_mm)
+        if ax.lesion_mm is not None and shortest is not None and ax.lesion_mm >= shortest:
+            problems.append((f"{path}.lesion_mm", ax.lesion_mm,
+                             f"must lie on the axon: below the shortest length_mm "
+                             f"({shortest:g})"))
+    for name, e in cfg.ephapses.items():
+        for key in ("pre", "post"):
+            target = getattr(e, key)
+            if ref(f"ephapses.{name}.{key}", target, sorted(cfg.populations), "population") \
+                    and target not in lesioned:
+                problems.append((f"ephapses.{name}.{key}", target,
+                                 "ephapses couple axons at their lesion: give "
+                                 f"populations.{target}.axon.lesion_mm"))
+        if e.delay_ms < dt:
+            problems.append((f"ephapses.{name}.delay_ms", e.delay_ms,
+                             f"must be at least one step (simulation.dt_ms = {dt})"))
+    sizes = cfg.node_sizes()
+    for name, a in cfg.axon_inputs.items():
+        path = f"axon_inputs.{name}"
+        ok_src = ref(f"{path}.source", a.source, sorted(cfg.sources), "source")
+        if not ref(f"{path}.target", a.target, sorted(cfg.populations), "population"):
+            continue
+        ax = cfg.populations[a.target].axon
+        if ax is None:
+            problems.append((f"{path}.target", a.target,
+                             f"has no axon: add a [populations.{a.target}.axon] table"))
+            continue
+        n_axons = sizes[a.target]
+        if a.axons != "all":
+            _check_ids(problems, f"{path}.axons", a.axons, n_axons)
+            n_axons = len(a.axons)
+        if a.at_mm == "lesion":
+            if ax.lesion_mm is None:
+                problems.append((f"{path}.at_mm", a.at_mm,
+                                 f"populations.{a.target}.axon has no lesion_mm"))
+        else:
+            shortest, _ = _param_bounds(ax.length_mm)
+            if shortest is not None and a.at_mm > shortest:
+                problems.append((f"{path}.at_mm", a.at_mm,
+                                 f"must lie on the axon: at most the shortest length_mm "
+                                 f"({shortest:g})"))
+        if ok_src and sizes[a.source] not in (1, n_axons):
+            problems.append((f"{path}.source", a.source,
+                             f"has {sizes[a.source]} generators; give 1 (each spike excites "
+                             f"every listed axon) or {n_axons} (one per axon)"))
 
 
 def _check_ids(problems: list, path: str, ids: list[int], size: int) -> None:

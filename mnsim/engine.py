@@ -27,6 +27,8 @@ import numpy as np
 from numba import njit
 
 from ._numerics import G_FLUSH_nS, NJIT, exp_neg, sigmoid
+from . import axons as _ax
+from ._synapses import _absorb, _deposit
 from .build import Network, TRACE_CODES, pwl_eval
 
 __all__ = ["advance", "run", "Writer"]
@@ -34,39 +36,6 @@ __all__ = ["advance", "run", "Writer"]
 #: Minimum capacity of the per-call spike buffer. When a step could overflow it, the
 #: kernel returns early, the spikes go to the writer, and the chunk resumes.
 SPIKE_BUFFER_MIN = 1 << 16
-
-
-@njit(**NJIT)
-def _deposit(node, k_arrive, indptr, post, weight, delay, ring, g):
-    """Deliver ``node``'s spike: weights with zero delay go straight into the conductance
-    ``g`` (which already holds its value for step ``k_arrive``), the others into the
-    ring slot of step ``k_arrive + delay``.
-
-    ``delay < n_slots`` for every synapse, so one conditional subtraction replaces a
-    modulo per synaptic event (3.5 -> 1.7 ns per event); ``post`` is unsigned, so
-    indexing needs no negative-index wraparound.
-    """
-    n_slots = ring.shape[0]
-    base = k_arrive % n_slots
-    a, b = indptr[node], indptr[node + 1]
-    targets, w, d = post[a:b], weight[a:b], delay[a:b]
-    for s in range(b - a):
-        if d[s] == 0:
-            g[targets[s]] += w[s]
-        else:
-            slot = base + d[s]
-            if slot >= n_slots:
-                slot -= n_slots
-            ring[slot, targets[s]] += w[s]
-
-
-@njit(**NJIT)
-def _absorb(lo, hi, slot, ring, g):
-    """Add the delayed conductance increments arriving now to ``g`` and clear the slot."""
-    arriving, gp = ring[slot, lo:hi], g[lo:hi]
-    for i in range(hi - lo):
-        gp[i] += arriving[i]
-        arriving[i] = 0.0
 
 
 # The loops below index views sliced to one population, `for i in range(n)`: with a
@@ -199,11 +168,15 @@ def _sample(k, st, tr_ids, tr_var, tr_ptr, tr_interval, tr_buf, tr_offset, tr_ro
 
 @njit(**NJIT)
 def advance(k0, k1, nrn, pops, st, exc, inh, ring_exc, ring_inh, events, ev_ptr,
-            currents, rec, n_spk, traces, spiked):
+            currents, rec, n_spk, traces, spiked, ax):
     """Advance the network from step ``k0`` up to (not including) step ``k1``.
 
     Returns ``(k, ev_ptr, n_spk)``: the step reached (``k1`` unless the spike buffer
     would overflow first), the next unread source event, and the spikes recorded.
+
+    ``ax`` is None for a network without motor axons: numba then compiles a version
+    without the axon code (``ax is None`` is decided at compile time), because those
+    calls, even never taken, slow the time loop by 15 %.
     """
     (pop_start, e_exc, e_inh, e_ahp, e_pic, exc_decay, inh_decay, has_pic, delayed_exc,
      delayed_inh, uniform, uniform_par) = pops
@@ -215,13 +188,21 @@ def advance(k0, k1, nrn, pops, st, exc, inh, ring_exc, ring_inh, events, ev_ptr,
     n_slots = ring_exc.shape[0]
     cap = spk_step.size
     g_exc, g_inh, i_inj = st[1], st[2], st[6]
+    n_axons = 0
+    if ax is not None:
+        axon_of, n_axons, axon_inputs = ax[1], ax[0].size, ax[24][-1] > 0
     for k in range(k0, k1):
-        # room for the worst case of this step: every neuron plus all its source events
+        # room for the worst case of this step: every neuron, two spikes per axon (at the
+        # soma and at the muscle) and all the step's source events
         e_end = ev_ptr
         while e_end < ev_step.size and ev_step[e_end] == k:
             e_end += 1
-        if n_spk + n_neurons + (e_end - ev_ptr) > cap:
+        if n_spk + n_neurons + 2 * n_axons + (e_end - ev_ptr) > cap:
             return k, ev_ptr, n_spk
+        # 0. motor axons: spikes in flight move, soma spikes enter the axons
+        if ax is not None:
+            n_spk = _ax.axon_step(ax, k, nrn, st, spiked, record, spk_step, spk_node,
+                                  n_spk, exc, inh, ring_exc, ring_inh)
         # 1. source spikes (timed at the start of step k)
         while ev_ptr < e_end:
             node = ev_node[ev_ptr]
@@ -231,6 +212,9 @@ def advance(k0, k1, nrn, pops, st, exc, inh, ring_exc, ring_inh, events, ev_ptr,
                 n_spk += 1
             _deposit(node, k, exc[0], exc[1], exc[2], exc[3], ring_exc, g_exc)
             _deposit(node, k, inh[0], inh[1], inh[2], inh[3], ring_inh, g_inh)
+            if ax is not None:
+                if axon_inputs:
+                    _ax.inputs(ax, k, node, n_neurons)
             ev_ptr += 1
         # 2. delayed increments arriving at t = k dt
         slot = k % n_slots
@@ -262,15 +246,21 @@ def advance(k0, k1, nrn, pops, st, exc, inh, ring_exc, ring_inh, events, ev_ptr,
                 _gate_pic(lo, hi, nrn, st)
             _update_population(lo, hi, e_exc[p], e_inh[p], e_ahp[p], e_pic[p],
                                exc_decay[p], inh_decay[p], nrn, st, spiked)
-        # 5. neuron spikes (timed at the end of step k) arrive at step k + 1 + delay
+        # 5. neuron spikes (timed at the end of step k) arrive at step k + 1 + delay;
+        # those of neurons with an axon enter it at step k + 1 (0. above), and reach the
+        # collaterals from there
         for i in range(n_neurons):
             if spiked[i]:
                 if record[i]:
                     spk_step[n_spk] = k + 1
                     spk_node[n_spk] = i
                     n_spk += 1
-                _deposit(i, k + 1, exc[0], exc[1], exc[2], exc[3], ring_exc, g_exc)
-                _deposit(i, k + 1, inh[0], inh[1], inh[2], inh[3], ring_inh, g_inh)
+                if ax is None:
+                    _deposit(i, k + 1, exc[0], exc[1], exc[2], exc[3], ring_exc, g_exc)
+                    _deposit(i, k + 1, inh[0], inh[1], inh[2], inh[3], ring_inh, g_inh)
+                elif axon_of[i] < 0:
+                    _deposit(i, k + 1, exc[0], exc[1], exc[2], exc[3], ring_exc, g_exc)
+                    _deposit(i, k + 1, inh[0], inh[1], inh[2], inh[3], ring_inh, g_inh)
     return k1, ev_ptr, n_spk
 
 
@@ -313,6 +303,7 @@ def run(net: Network, writer: Writer, progress: Callable[[float], None] | None =
     """
     t_start = time.perf_counter()
     nrn, pops, st, exc, inh = _kernel_args(net)
+    ax = net.axons.kernel_args() if net.axons.n else None
     n = net.n_neurons
     chunk = net.chunk_steps
     spiked = np.zeros(n, np.bool_)
@@ -358,8 +349,8 @@ def run(net: Network, writer: Writer, progress: Callable[[float], None] | None =
             ev_step, ev_node = np.empty(0, np.int64), np.empty(0, np.int64)
         # the kernel needs room for one whole step: every neuron plus that step's events
         busiest = int(np.bincount(ev_step - k).max()) if ev_step.size else 0
-        if spk_step.size < n + busiest:
-            spk_step = np.empty(2 * (n + busiest), np.int64)
+        if spk_step.size < n + 2 * net.axons.n + busiest:
+            spk_step = np.empty(2 * (n + 2 * net.axons.n + busiest), np.int64)
             spk_node = np.empty(spk_step.size, np.int32)
         rec = (net.record_spikes, spk_step, spk_node)
         t_ms = np.arange(k, k_end) * net.dt_ms
@@ -376,7 +367,7 @@ def run(net: Network, writer: Writer, progress: Callable[[float], None] | None =
             k_was = kk
             kk, ev_ptr, n_spk = advance(kk, k_end, nrn, pops, st, exc, inh, net.ring_exc,
                                         net.ring_inh, (ev_step, ev_node), ev_ptr, currents,
-                                        rec, 0, traces, spiked)
+                                        rec, 0, traces, spiked, ax)
             if kk == k_was:  # cannot happen with the sizing above; never loop forever
                 raise RuntimeError(f"engine made no progress at step {kk}")
             if n_spk:
@@ -387,6 +378,8 @@ def run(net: Network, writer: Writer, progress: Callable[[float], None] | None =
                     block = tr_buf[tr_offset[g]:tr_offset[g] + tr_rows[g] * ncol]
                     writer.traces(g, int(rows_written[g]), block.reshape(tr_rows[g], ncol))
                     rows_written[g] += tr_rows[g]
+        if net.axons.stats[_ax.OVERFLOW]:  # sized from a proven bound: a bug if hit
+            raise RuntimeError("axon model: pending lesion excitations overflowed")
         if not np.all(np.isfinite(st[0])):
             bad = int(np.flatnonzero(~np.isfinite(st[0]))[0])
             raise FloatingPointError(

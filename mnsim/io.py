@@ -8,8 +8,12 @@ File layout (``format = "mnsim-run"``, ``format_version = 1``)::
     /spikes/<name>/         SONATA spike layout; attr sorting = by_time (HDF5 enum)
         timestamps          float64 [ms]
         node_ids            uint64 (ids within the population or source)
-    /populations/<name>/    attrs kind ("neurons" | "source"), size, first_node
+    /spikes/<pool>.terminal/  motor-axon spikes arriving at the muscle (pools with an
+                            axon; node_ids are the motoneurons')
+    /populations/<name>/    attrs kind ("neurons" | "source" | "terminal"), size,
+                            first_node
         params/<key>        per-neuron parameter values as drawn (neurons only)
+    /axons/                 attrs: counters of the axon model (births, collisions, ...)
     /muscles/<name>/        attr pool; time_ms, force_mN, emg_time_ms, emg_mV, and per
                             motor unit twitch_peak_mN, contraction_time_ms,
                             muap_amplitude_mV, muap_width_ms
@@ -77,9 +81,11 @@ def _run_attrs(net: Network, config_source: str) -> dict[str, Any]:
 
 
 def _split_by_node_set(net: Network, steps: np.ndarray, nodes: np.ndarray):
-    """Yield (name, times_ms, local ids) for each population/source with spikes."""
-    names = net.pop_names + net.src_names
-    bounds = np.concatenate([net.pop_start[:-1], net.src_start[:-1], [net.n_nodes]])
+    """Yield (name, times_ms, local ids) for each node set (population, source, axon
+    terminals) with spikes."""
+    sets = net.node_sets()
+    names = [x[0] for x in sets]
+    bounds = np.array([x[2] for x in sets] + [sets[-1][3]])
     which = np.searchsorted(bounds, nodes, side="right") - 1
     for j in np.unique(which):
         sel = which == j
@@ -109,11 +115,9 @@ class HDF5Writer:
         for top in ("populations", "spikes", "traces"):  # keep config order, not a-z
             f.create_group(top, track_order=True)
         rec = net.record_spikes
-        for name in net.pop_names + net.src_names:
-            a, b = net.node_range(name)
+        for name, kind, a, b in net.node_sets():
             grp = f.create_group(f"populations/{name}")
-            grp.attrs.update(kind="neurons" if name in net.pop_names else "source",
-                             size=b - a, first_node=a)
+            grp.attrs.update(kind=kind, size=b - a, first_node=a)
             if name in net.params:
                 pg = grp.create_group("params", track_order=True)
                 for key, val in net.params[name].items():
@@ -167,6 +171,9 @@ class HDF5Writer:
             ds = g.create_dataset(key, data=data)
             ds.attrs["units"] = MUSCLE_UNITS[key]
 
+    def axon_counts(self, counts: dict[str, int]) -> None:
+        self.f.require_group("axons").attrs.update(counts)
+
     def finish(self, wall_time_s: float) -> None:
         self.f.attrs["wall_time_s"] = wall_time_s
         self.f.attrs["complete"] = True
@@ -201,7 +208,7 @@ class MemoryWriter:
         self.attrs["complete"] = False
         rec = net.record_spikes
         self._spk: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {
-            n: [] for n in net.pop_names + net.src_names if rec[slice(*net.node_range(n))].any()}
+            n: [] for n, _, a, b in net.node_sets() if rec[a:b].any()}
         self._tr = [np.empty((g.n_samples(net.n_steps), len(g.variables) * g.node_ids.size))
                     for g in net.traces]
         self._muscles: dict[str, dict[str, Any]] = {}
@@ -218,6 +225,11 @@ class MemoryWriter:
 
     def muscle_names(self) -> list[str]:
         return list(self._muscles)
+
+    def axon_counts(self, counts: dict[str, int] | None = None) -> dict[str, int]:
+        if counts is not None:
+            self._axon_counts = dict(counts)
+        return dict(getattr(self, "_axon_counts", {}))
 
     def muscle_arrays(self, name: str) -> dict[str, Any]:
         return dict(self._muscles[name])
@@ -242,9 +254,7 @@ class MemoryWriter:
 
     def node_sets(self) -> dict[str, dict[str, Any]]:
         net = self.net
-        return {n: {"kind": "neurons" if n in net.pop_names else "source",
-                    "size": net.node_range(n)[1] - net.node_range(n)[0]}
-                for n in net.pop_names + net.src_names}
+        return {n: {"kind": kind, "size": b - a} for n, kind, a, b in net.node_sets()}
 
     def params(self, name: str) -> dict[str, np.ndarray]:
         return dict(self.net.params.get(name, {}))
@@ -323,6 +333,11 @@ class H5Store:
     def muscle_names(self) -> list[str]:
         with self._open() as f:
             return list(f["muscles"]) if "muscles" in f else []
+
+    def axon_counts(self) -> dict[str, int]:
+        with self._open() as f:
+            return ({k: int(v) for k, v in f["axons"].attrs.items()} if "axons" in f
+                    else {})
 
     def muscle_arrays(self, name: str) -> dict[str, Any]:
         with self._open() as f:

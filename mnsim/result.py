@@ -173,6 +173,14 @@ class Result:
         """Names of the muscles computed for this run (``[muscles.<name>]``)."""
         return self._store.muscle_names()
 
+    def axon_counts(self) -> dict[str, int]:
+        """Event counts of the motor-axon model over the run (empty without axons):
+        ``births`` (spikes started at a site), ``blocked_births`` (refused by a
+        refractory site), ``collisions``, ``ephaptic_excitations``, ``soma_invasions``
+        (antidromic spikes that reset the soma)."""
+        return {k: v for k, v in self._store.axon_counts().items()
+                if k != "pending_overflow"}
+
     def muscle(self, name: str) -> xr.Dataset:
         """Force (``force_mN`` over ``time_ms``), surrogate EMG (``emg_mV`` over
         ``emg_time_ms``) and per-unit properties (over ``unit``) of one muscle."""

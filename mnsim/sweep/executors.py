@@ -37,7 +37,7 @@ def warm_kernels() -> None:
     from ..api import simulate
     from ..config import config_from_dict
 
-    simulate(config_from_dict({
+    base = {
         "simulation": {"duration_ms": 1.0, "dt_ms": 0.1},
         "populations": {"a": {"size": 2, "pic_conductance_nS": 1.0},
                         "b": {"size": 2}},
@@ -49,7 +49,13 @@ def warm_kernels() -> None:
         "currents": {"c": {"target": "a", "shape": "constant", "value_nA": 0.1}},
         "muscles": {"m": {"pool": "a"}},
         "recording": {"traces": {"t": {"population": "a", "interval_ms": 0.1}}},
-    }, "<warm-up>"))
+    }
+    simulate(config_from_dict(base, "<warm-up>"))
+    # networks with motor axons run their own specialisation of the time loop
+    base["populations"]["a"]["axon"] = {"length_mm": 10.0, "lesion_mm": 5.0}
+    base["ephapses"] = {"e": {"pre": "a", "post": "a", "probability": 1.0}}
+    base["axon_inputs"] = {"i": {"source": "s", "target": "a", "at_mm": "lesion"}}
+    simulate(config_from_dict(base, "<warm-up>"))
 
 
 def run_one(sweep_dir: str, plan: RunPlan, timeout_s: float = 0.0) -> dict[str, Any]:
