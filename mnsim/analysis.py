@@ -316,14 +316,62 @@ def _twitches(res: Result) -> dict[str, float]:
     return {f"twitch_rate_per_min.{m}": twitches(res, m)[1] for m in res.muscles}
 
 
+def stimulus_ms(res: Result) -> float | None:
+    """Start of the earliest ``kind = "train"`` source (ms), or None without one."""
+    trains = [s.start_ms for s in res.config.sources.values() if s.kind == "train"]
+    return min(trains) if trains else None
+
+
 @register_metric("reflex", "reflex_duration_ms.<muscle>: from the first pulse of the "
                            "earliest 'train' source until the EMG envelope (100-ms "
                            "windows) falls below max(baseline + 3 sd, two smallest "
                            "units at 8 Hz) for good (see reflex_duration_ms)")
 def _reflex(res: Result) -> dict[str, float]:
-    cfg = res.config
-    trains = [s.start_ms for s in cfg.sources.values() if s.kind == "train"]
-    if not trains or not res.muscles:
+    stim = stimulus_ms(res)
+    if stim is None or not res.muscles:
         return {}
-    return {f"reflex_duration_ms.{m}": reflex_duration_ms(res, m, min(trains))
+    return {f"reflex_duration_ms.{m}": reflex_duration_ms(res, m, stim)
             for m in res.muscles}
+
+
+#: windows of the "response" metric, relative to the stimulus (ms)
+INITIAL_WINDOW_ms = 100.0
+LATE_WINDOW_ms = (1000.0, 2000.0)
+RATE_BIN_ms = 50.0
+
+
+@register_metric("response", "around the first pulse of the earliest 'train' source: "
+                             "initial_reflex_mV.<muscle> = peak 50-ms EMG envelope in "
+                             "the 100 ms after it; peak_force_mN.<muscle> = peak force "
+                             "after it; rest_spikes.<pop> = spikes before it; "
+                             "late_rate_Hz.<pop> = mean rate 1-2 s after it (NaN if the "
+                             "run ends sooner); max_rate_Hz.<pop> = highest mean rate "
+                             "over 50-ms bins after it; discharge_ms.<pop> = last "
+                             "spike after it minus its time (0 if none)")
+def _response(res: Result) -> dict[str, float]:
+    stim = stimulus_ms(res)
+    if stim is None:
+        return {}
+    out: dict[str, float] = {}
+    for name in res.muscles:
+        m = res.muscle(name)
+        t = m.emg_time_ms.to_numpy()
+        env = emg_envelope(m.emg_mV.to_numpy(), float(t[1] - t[0]), 50.0)
+        sel = (t > stim) & (t < stim + INITIAL_WINDOW_ms)
+        out[f"initial_reflex_mV.{name}"] = float(env[sel].max()) if sel.any() else 0.0
+        f = m.force_mN.sel(time_ms=slice(stim, None))
+        out[f"peak_force_mN.{name}"] = float(f.max()) if f.size else 0.0
+    t_end = res.duration_ms
+    for name, size in _recorded_neurons(res):
+        t, _ = res.spike_arrays(name)
+        after = t[t >= stim]
+        out[f"rest_spikes.{name}"] = float(np.count_nonzero(t < stim))
+        a, b = stim + LATE_WINDOW_ms[0], stim + LATE_WINDOW_ms[1]
+        out[f"late_rate_Hz.{name}"] = (
+            float(np.count_nonzero((t >= a) & (t < b)) / size / ((b - a) / 1000.0))
+            if b <= t_end else float("nan"))
+        edges = np.arange(stim, t_end + RATE_BIN_ms, RATE_BIN_ms)
+        counts = np.histogram(after, edges)[0] if edges.size > 1 else np.zeros(1)
+        out[f"max_rate_Hz.{name}"] = float(counts.max() / size / (RATE_BIN_ms / 1000.0))
+        out[f"discharge_ms.{name}"] = float(after.max() - stim) if after.size else 0.0
+    return out

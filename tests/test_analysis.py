@@ -97,6 +97,9 @@ def burst_then_tail(tail_nA: float = 0.21):
                        "t_off_ms": 550.0, "level_nA": 2.0},
              "tail": {"target": "mn", "neurons": [0, 1, 2], "shape": "step",
                       "t_on_ms": 550.0, "t_off_ms": 2500.0, "level_nA": tail_nA}},
+         # marks the stimulus time for the "reflex" and "response" metrics
+         "sources": {"stim": {"kind": "train", "size": 1, "start_ms": 500.0,
+                              "pulses": 1, "frequency_Hz": 100.0}},
          "muscles": {"m": {"pool": "mn"}}}
     return mnsim.simulate(config_from_dict(d))
 
@@ -135,6 +138,29 @@ def test_reflex_duration_follows_a_modest_tail_after_a_large_burst():
     last_burst = float(t_spk[t_spk < 560.0].max())
     short = reflex_duration_ms(res, "m", 500.0, floor_units=10.0)
     assert last_burst - 500.0 <= short <= last_burst - 500.0 + 20.0, (short, last_burst)
+
+
+def lif_rate_Hz(i_nA: float) -> float:
+    """Analytic rate of conftest.LIF under a constant current."""
+    v_inf = LIF["leak_reversal_mV"] + 1000.0 * i_nA / LIF["leak_conductance_nS"]
+    tau = LIF["capacitance_pF"] / LIF["leak_conductance_nS"]
+    return 1000.0 / (LIF["refractory_ms"] + tau * np.log(
+        (v_inf - LIF["reset_mV"]) / (v_inf - LIF["threshold_mV"])))
+
+
+def test_response_metrics_match_the_analytic_rates():
+    res = burst_then_tail()
+    m = compute_metrics(res, ["response", "reflex"])
+    assert m["rest_spikes.mn"] == 0
+    # burst: all 20 cells at the 2-nA rate (~243 Hz) fill the first 50-ms bin
+    assert m["max_rate_Hz.mn"] == pytest.approx(lif_rate_Hz(2.0), rel=0.05)
+    # 1-2 s after the stimulus only the three tail cells fire, at the 0.21-nA rate
+    assert m["late_rate_Hz.mn"] == pytest.approx(3 * lif_rate_Hz(0.21) / 20, rel=0.08)
+    last = float(res.spikes("mn").time_ms.max())
+    assert m["discharge_ms.mn"] == pytest.approx(last - 500.0)
+    # the EMG-based duration and the spike-based discharge agree (EMG latency 5 ms)
+    assert 0 <= m["reflex_duration_ms.m"] - m["discharge_ms.mn"] <= 20.0
+    assert m["initial_reflex_mV.m"] > 0 and m["peak_force_mN.m"] > 0
 
 
 def test_twitches_count_isolated_discharges_at_rest():
