@@ -195,32 +195,83 @@ def episodes(signal: np.ndarray, interval_ms: float, threshold: float,
     return pd.DataFrame(rows, columns=["start_ms", "end_ms", "duration_ms", "peak"])
 
 
+def tonic_emg_level_mV(res: Result, muscle: str, rate_Hz: float, units: float = 1.0,
+                       unit: int = 0) -> float:
+    """Mean rectified EMG (mV) of ``units`` motor units like unit ``unit`` (default the
+    smallest) each firing tonically at ``rate_Hz``.
+
+    One first-order Hermite-Rodriguez MUAP ``A u exp(-u^2)``, ``u = t / lambda``, has
+    rectified area ``A lambda`` (mV ms), since the integral of ``|u exp(-u^2)|`` over
+    u is 1. As long as the MUAPs do not overlap (``rate_Hz`` well below
+    ``1000 / (8 lambda)``), the mean rectified EMG is therefore
+    ``units * A * lambda * rate_Hz / 1000``. This is the level that a moving-average
+    envelope (:func:`emg_envelope`) of such a train averages to.
+    """
+    m = res.muscle(muscle)
+    area = float(m.muap_amplitude_mV[unit]) * float(m.muap_width_ms[unit])
+    return units * area * rate_Hz / 1000.0
+
+
 def reflex_duration_ms(res: Result, muscle: str, stimulus_ms: float,
-                       window_ms: float = 50.0, baseline_ms: float = 200.0,
-                       rel_threshold: float = 0.1, min_gap_ms: float = 100.0) -> float:
+                       window_ms: float = 100.0, baseline_ms: float = 200.0,
+                       floor_units: float = 2.0, floor_rate_Hz: float = 8.0,
+                       min_gap_ms: float = 100.0) -> float:
     """Duration of the EMG response to a stimulus at ``stimulus_ms`` (ms; 0 if none).
 
-    Definition: the EMG envelope (:func:`emg_envelope`) is above threshold =
-    max(baseline mean + 3 sd over the ``baseline_ms`` before the stimulus,
-    ``rel_threshold`` x its peak after the stimulus); the response is the episode
-    (gaps < ``min_gap_ms`` bridged) that starts within 100 ms of the stimulus, and its
-    duration runs from the stimulus to the episode's end.
+    Definition:
+
+    1. envelope: the rectified EMG averaged over windows of ``window_ms``
+       (:func:`emg_envelope`, centred moving average);
+    2. threshold: the larger of
+       - the baseline: mean + 3 sd of the envelope over the ``baseline_ms`` whose
+         windows all end before the stimulus, and
+       - an absolute floor tied to motor-unit discharge: the envelope of
+         ``floor_units`` of the smallest motor units each firing tonically at
+         ``floor_rate_Hz`` (:func:`tonic_emg_level_mV`; by default two units at 8 Hz,
+         the low end of steady motoneuron discharge, i.e. 1.6 smallest-unit action
+         potentials per 100-ms window);
+    3. the response is the episode of envelope above threshold (:func:`episodes`,
+       gaps shorter than ``min_gap_ms`` bridged) that starts between
+       ``stimulus_ms - window_ms`` and ``stimulus_ms + 100``. It ends at the start of
+       the last window whose mean exceeds the threshold (the centred envelope's
+       crossing minus ``window_ms / 2``), so a burst that stops abruptly ends at its
+       last motor-unit action potential, not half a window later;
+    4. duration = end - ``stimulus_ms``. A response still above threshold within
+       ``window_ms / 2`` of the end of the run is cut at the end of the run: the
+       duration is then a lower bound.
+
+    The threshold does not depend on the response, so a larger first burst cannot
+    shorten the measured duration. (An earlier version used max(baseline, 10 % of the
+    response's peak): a spasm after a large reflex measured short while motoneurons
+    kept firing for seconds.) The floor is in units of the smallest motor unit: one
+    action potential of a unit with a larger MUAP area (amplitude x width) can reach
+    it on its own.
+
+    See Also
+    --------
+    tonic_emg_level_mV, emg_envelope, episodes
+
+    Examples
+    --------
+    >>> res = mnsim.simulate(mnsim.load_config("configs/sci_spasm.toml"))
+    >>> reflex_duration_ms(res, "muscle", 1000.0)   # sources.cutaneous.start_ms
     """
     m = res.muscle(muscle)
     dt = float(m.emg_time_ms[1] - m.emg_time_ms[0])
     env = emg_envelope(m.emg_mV.to_numpy(), dt, window_ms)
     t = m.emg_time_ms.to_numpy()
-    base = env[(t >= stimulus_ms - baseline_ms) & (t < stimulus_ms)]
-    after = env[t >= stimulus_ms]
-    if after.size == 0 or after.max() <= 0:
-        return 0.0
-    thr = max(base.mean() + 3 * base.std() if base.size else 0.0,
-              rel_threshold * after.max())
+    half = window_ms / 2
+    base = env[(t >= stimulus_ms - half - baseline_ms) & (t < stimulus_ms - half)]
+    floor = tonic_emg_level_mV(res, muscle, floor_rate_Hz, floor_units)
+    thr = max(base.mean() + 3 * base.std() if base.size else 0.0, floor)
     ep = episodes(env, dt, thr, min_gap_ms)
     hit = ep[(ep.start_ms >= stimulus_ms - window_ms) & (ep.start_ms <= stimulus_ms + 100)]
     if hit.empty:
         return 0.0
-    return float(hit.end_ms.iloc[0] - stimulus_ms)
+    end = float(hit.end_ms.iloc[0])
+    t_end = float(t[-1])
+    end = t_end if end >= t_end - half else end - half
+    return max(end - stimulus_ms, 0.0)
 
 
 def twitches(res: Result, muscle: str, t_start_ms: float = 0.0,
@@ -265,12 +316,62 @@ def _twitches(res: Result) -> dict[str, float]:
     return {f"twitch_rate_per_min.{m}": twitches(res, m)[1] for m in res.muscles}
 
 
-@register_metric("reflex", "reflex_duration_ms.<muscle>: EMG response to the first pulse "
-                           "of the earliest 'train' source (see reflex_duration_ms)")
+def stimulus_ms(res: Result) -> float | None:
+    """Start of the earliest ``kind = "train"`` source (ms), or None without one."""
+    trains = [s.start_ms for s in res.config.sources.values() if s.kind == "train"]
+    return min(trains) if trains else None
+
+
+@register_metric("reflex", "reflex_duration_ms.<muscle>: from the first pulse of the "
+                           "earliest 'train' source until the EMG envelope (100-ms "
+                           "windows) falls below max(baseline + 3 sd, two smallest "
+                           "units at 8 Hz) for good (see reflex_duration_ms)")
 def _reflex(res: Result) -> dict[str, float]:
-    cfg = res.config
-    trains = [s.start_ms for s in cfg.sources.values() if s.kind == "train"]
-    if not trains or not res.muscles:
+    stim = stimulus_ms(res)
+    if stim is None or not res.muscles:
         return {}
-    return {f"reflex_duration_ms.{m}": reflex_duration_ms(res, m, min(trains))
+    return {f"reflex_duration_ms.{m}": reflex_duration_ms(res, m, stim)
             for m in res.muscles}
+
+
+#: windows of the "response" metric, relative to the stimulus (ms)
+INITIAL_WINDOW_ms = 100.0
+LATE_WINDOW_ms = (1000.0, 2000.0)
+RATE_BIN_ms = 50.0
+
+
+@register_metric("response", "around the first pulse of the earliest 'train' source: "
+                             "initial_reflex_mV.<muscle> = peak 50-ms EMG envelope in "
+                             "the 100 ms after it; peak_force_mN.<muscle> = peak force "
+                             "after it; rest_spikes.<pop> = spikes before it; "
+                             "late_rate_Hz.<pop> = mean rate 1-2 s after it (NaN if the "
+                             "run ends sooner); max_rate_Hz.<pop> = highest mean rate "
+                             "over 50-ms bins after it; discharge_ms.<pop> = last "
+                             "spike after it minus its time (0 if none)")
+def _response(res: Result) -> dict[str, float]:
+    stim = stimulus_ms(res)
+    if stim is None:
+        return {}
+    out: dict[str, float] = {}
+    for name in res.muscles:
+        m = res.muscle(name)
+        t = m.emg_time_ms.to_numpy()
+        env = emg_envelope(m.emg_mV.to_numpy(), float(t[1] - t[0]), 50.0)
+        sel = (t > stim) & (t < stim + INITIAL_WINDOW_ms)
+        out[f"initial_reflex_mV.{name}"] = float(env[sel].max()) if sel.any() else 0.0
+        f = m.force_mN.sel(time_ms=slice(stim, None))
+        out[f"peak_force_mN.{name}"] = float(f.max()) if f.size else 0.0
+    t_end = res.duration_ms
+    for name, size in _recorded_neurons(res):
+        t, _ = res.spike_arrays(name)
+        after = t[t >= stim]
+        out[f"rest_spikes.{name}"] = float(np.count_nonzero(t < stim))
+        a, b = stim + LATE_WINDOW_ms[0], stim + LATE_WINDOW_ms[1]
+        out[f"late_rate_Hz.{name}"] = (
+            float(np.count_nonzero((t >= a) & (t < b)) / size / ((b - a) / 1000.0))
+            if b <= t_end else float("nan"))
+        edges = np.arange(stim, t_end + RATE_BIN_ms, RATE_BIN_ms)
+        counts = np.histogram(after, edges)[0] if edges.size > 1 else np.zeros(1)
+        out[f"max_rate_Hz.{name}"] = float(counts.max() / size / (RATE_BIN_ms / 1000.0))
+        out[f"discharge_ms.{name}"] = float(after.max() - stim) if after.size else 0.0
+    return out

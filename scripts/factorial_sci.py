@@ -14,9 +14,9 @@ Every condition starts from configs/healthy.toml and the same 5-pulse cutaneous 
 Prints and saves (results/factorial_sci/) the spasm-duration table (mean +- sd over
 seeds, definition: mnsim.analysis.reflex_duration_ms) and the main effect of each factor,
 next to the motoneuron pool's mean rate 1-2 s after the stimulus (late_rate_Hz). The
-duration's threshold is relative to the response's peak, so a larger initial reflex
-raises it: read the two columns together (a high-excitation spasm can fire for seconds
-below a threshold set by its own large first burst).
+duration's threshold is an absolute floor (two of the smallest motor units firing at
+8 Hz), so the size of the initial reflex does not change it. Runs last 4 s with the
+stimulus at 1 s: a spasm still firing at the end of the run measures 3 s.
 """
 from __future__ import annotations
 

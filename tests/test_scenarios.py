@@ -72,3 +72,12 @@ def test_factorial_late_firing_needs_excitability_and_impaired_inhibition():
             assert rate < 5.0, (pic, inh, exc, rate)
     table, effects = fac.summarise(df)
     assert effects["excitation"] < 0.1 < effects["inhibition"]   # seconds
+    # spasm duration (absolute EMG floor, so a larger first burst cannot shorten it):
+    # >= 1 s with high PIC and impaired inhibition whatever the excitation; with
+    # normal PIC the response ends within half a second. (High PIC with normal
+    # inhibition leaves a few low-threshold units firing on: not asserted.)
+    for (pic, inh, exc), g in df.groupby(["pic", "inhibition", "excitation"]):
+        if pic == "high" and inh == "impaired":
+            assert g.spasm_s.min() >= 1.0, (pic, inh, exc, g.spasm_s.tolist())
+        elif pic == "normal":
+            assert g.spasm_s.max() < 0.5, (pic, inh, exc, g.spasm_s.tolist())
