@@ -164,6 +164,107 @@ def delta_f(res: Result, population: str, control: int, test: int,
     return float(np.interp(tt[0], mid, smooth) - np.interp(tt[-1], mid, smooth))
 
 
+# -- motor nerve: evoked responses, synchronous bursts -----------------------------------
+def stimulus_times_ms(res: Result, source: str) -> np.ndarray:
+    """Times (ms) of every pulse of a ``train`` or ``times`` source, from the config."""
+    src = res.config.sources[source]
+    if src.kind == "train":
+        pulses = np.arange(src.pulses) * (1000.0 / src.frequency_Hz)
+        onsets = src.start_ms + np.arange(src.repeats) * src.repeat_every_ms
+        t = (onsets[:, None] + pulses[None, :]).ravel()
+    elif src.kind == "times":
+        t = np.asarray(src.times_ms, float)
+    else:
+        raise ValueError(f"source '{source}' is {src.kind!r}; stimuli come from a 'train' "
+                         f"or 'times' source")
+    return np.sort(t[t < res.duration_ms])
+
+
+def evoked_response(res: Result, muscle: str, stimuli_ms, window_ms=(0.0, 30.0),
+                    baseline_ms: float = 20.0, k_sd: float = 5.0):
+    """EMG response of ``muscle`` to each stimulus: M-wave, H-reflex or the lateral
+    spread response (LSR) of hemifacial spasm, depending on the muscle and window.
+
+    Definition: within ``window_ms`` after a stimulus, the response starts where |EMG|
+    first exceeds a threshold = max(``k_sd`` x sd of the EMG in the ``baseline_ms``
+    before the stimulus, half the peak of the smallest motor unit's action potential),
+    so one discharge of any unit counts. Returns a DataFrame with one row per stimulus:
+    ``stimulus_ms``, ``present``, ``latency_ms`` (onset, NaN if absent),
+    ``amplitude_mV`` (peak to peak in the window) and ``units`` (distinct motor units
+    whose spikes reached the muscle in the window, shifted by the EMG latency).
+    """
+    import pandas as pd
+
+    m = res.muscle(muscle)
+    t = m.emg_time_ms.to_numpy()
+    emg = m.emg_mV.to_numpy()
+    # first-order Hermite-Rodriguez MUAP A u exp(-u^2) peaks at A exp(-1/2) / sqrt(2)
+    floor = 0.5 * float(m.muap_amplitude_mV.min()) * np.exp(-0.5) / np.sqrt(2.0)
+    latency_ms = float(res.config.muscles[muscle].emg_latency_ms)
+    st, ids = motor_spikes(res, res.config.muscles[muscle].pool)
+    rows = []
+    for s in np.atleast_1d(np.asarray(stimuli_ms, float)):
+        base = emg[(t >= s - baseline_ms) & (t < s)]
+        thr = max(k_sd * base.std() if base.size else 0.0, floor)
+        sel = (t >= s + window_ms[0]) & (t < s + window_ms[1])
+        seg, ts = emg[sel], t[sel]
+        above = np.flatnonzero(np.abs(seg) > thr)
+        in_win = (st + latency_ms >= s + window_ms[0]) & (st + latency_ms < s + window_ms[1])
+        rows.append((s, bool(above.size), ts[above[0]] - s if above.size else np.nan,
+                     float(seg.max() - seg.min()) if seg.size else 0.0,
+                     int(np.unique(ids[in_win]).size)))
+    return pd.DataFrame(rows, columns=["stimulus_ms", "present", "latency_ms",
+                                       "amplitude_mV", "units"])
+
+
+def motor_spikes(res: Result, pool: str) -> tuple[np.ndarray, np.ndarray]:
+    """Spike times and unit ids of a motoneuron pool where they act on the muscle: at the
+    axon terminals if the pool has an axon, else at the somata."""
+    name = pool + ".terminal" if pool + ".terminal" in res.recorded else pool
+    t, ids = res.spike_arrays(name)
+    return t, ids.astype(np.int64)
+
+
+def synchronous_bursts(res: Result, pool: str, window_ms: float = 10.0,
+                       min_units: int = 5, t_start_ms: float = 0.0,
+                       t_stop_ms: float | None = None, exclude_ms=()):
+    """Spontaneous synchronous bursts of motor units.
+
+    Definition: a burst starts at a spike (at the muscle, :func:`motor_spikes`) followed
+    within ``window_ms`` by spikes of at least ``min_units`` distinct units of the pool,
+    and continues while successive spikes are less than ``window_ms`` apart. Spikes in
+    any ``exclude_ms`` interval (e.g. responses to stimuli) are ignored. Returns a
+    DataFrame of bursts (``start_ms``, ``end_ms``, ``duration_ms``, ``units``,
+    ``spikes``) and their rate per minute.
+    """
+    import pandas as pd
+
+    t1 = res.duration_ms if t_stop_ms is None else t_stop_ms
+    t, ids = motor_spikes(res, pool)
+    keep = (t >= t_start_ms) & (t < t1)
+    for a, b in exclude_ms:
+        keep &= ~((t >= a) & (t < b))
+    order = np.argsort(t[keep], kind="stable")
+    t, ids = t[keep][order], ids[keep][order]
+    rows = []
+    i = 0
+    while i < t.size:
+        j = int(np.searchsorted(t, t[i] + window_ms, side="right"))
+        if np.unique(ids[i:j]).size >= min_units:
+            while j < t.size and t[j] - t[j - 1] < window_ms:
+                j += 1
+            rows.append((t[i], t[j - 1], t[j - 1] - t[i], int(np.unique(ids[i:j]).size),
+                         j - i))
+            i = j
+        else:
+            i += 1
+    df = pd.DataFrame(rows, columns=["start_ms", "end_ms", "duration_ms", "units",
+                                     "spikes"])
+    excluded = sum(max(0.0, min(b, t1) - max(a, t_start_ms)) for a, b in exclude_ms)
+    minutes = (t1 - t_start_ms - excluded) / 60_000.0
+    return df, len(df) / minutes
+
+
 # -- EMG envelope and episodes ---------------------------------------------------------
 def emg_envelope(emg_mV: np.ndarray, interval_ms: float, window_ms: float = 50.0
                  ) -> np.ndarray:
@@ -374,4 +475,58 @@ def _response(res: Result) -> dict[str, float]:
         counts = np.histogram(after, edges)[0] if edges.size > 1 else np.zeros(1)
         out[f"max_rate_Hz.{name}"] = float(counts.max() / size / (RATE_BIN_ms / 1000.0))
         out[f"discharge_ms.{name}"] = float(after.max() - stim) if after.size else 0.0
+    return out
+
+
+#: Window after a nerve stimulus searched for an evoked response (ms): from 1 ms, so a
+#: spontaneous discharge under way at the stimulus is not taken for a response.
+EVOKED_WINDOW_ms = (1.0, 30.0)
+#: Time after each stimulus excluded from spontaneous-burst detection (ms).
+EVOKED_EXCLUDE_ms = 100.0
+
+
+def nerve_stimuli(res: Result) -> dict[str, np.ndarray]:
+    """Times of the stimuli of every ``axon_inputs`` entry driven by a ``train`` or
+    ``times`` source (nerve stimulation), by input name."""
+    cfg = res.config
+    return {name: stimulus_times_ms(res, a.source) for name, a in cfg.axon_inputs.items()
+            if cfg.sources[a.source].kind in ("train", "times")}
+
+
+@register_metric("evoked", "for each nerve stimulation <input> (axon_inputs from a train "
+                           "or times source) and muscle: evoked_present.<input>.<muscle> = "
+                           "fraction of stimuli with a response 1-30 ms after; "
+                           "evoked_latency_ms = median onset latency over the responses, "
+                           "evoked_amplitude_mV = mean peak-to-peak amplitude (see "
+                           "evoked_response). In the other branch's muscle this is the "
+                           "lateral spread response")
+def _evoked(res: Result) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, times in nerve_stimuli(res).items():
+        for m in res.muscles:
+            ev = evoked_response(res, m, times, EVOKED_WINDOW_ms)
+            hit = ev[ev.present]
+            out[f"evoked_present.{name}.{m}"] = float(ev.present.mean()) if len(ev) else 0.0
+            out[f"evoked_latency_ms.{name}.{m}"] = float(hit.latency_ms.median()) \
+                if len(hit) else float("nan")
+            out[f"evoked_amplitude_mV.{name}.{m}"] = float(ev.amplitude_mV.mean()) \
+                if len(ev) else 0.0
+    return out
+
+
+@register_metric("bursts", "burst_rate_per_min.<pool> = spontaneous synchronous bursts "
+                           "(>= 5 units within 10 ms, see synchronous_bursts) per minute, "
+                           "100 ms after each nerve stimulus excluded; "
+                           "burst_duration_ms.<pool> and burst_units.<pool> = their mean "
+                           "duration and number of units (0 without bursts)")
+def _bursts(res: Result) -> dict[str, float]:
+    stims = np.concatenate([np.empty(0), *nerve_stimuli(res).values()])
+    exclude = [(s, s + EVOKED_EXCLUDE_ms) for s in np.sort(stims)]
+    out: dict[str, float] = {}
+    for m in res.muscles:
+        pool = res.config.muscles[m].pool
+        df, rate = synchronous_bursts(res, pool, exclude_ms=exclude)
+        out[f"burst_rate_per_min.{pool}"] = rate
+        out[f"burst_duration_ms.{pool}"] = float(df.duration_ms.mean()) if len(df) else 0.0
+        out[f"burst_units.{pool}"] = float(df.units.mean()) if len(df) else 0.0
     return out
