@@ -482,7 +482,53 @@ class TimesSource(_Strict):
     times_ms: list[Annotated[float, Field(ge=0)]]
 
 
-Source = Annotated[Union[PoissonSource, TrainSource, TimesSource],
+class BurstingSource(_Strict):
+    """``size`` independent generators firing bursts (e.g. ectopic discharge of injured
+    sensory neurons).
+
+    Burst onsets of each generator form a Poisson process of rate ``burst_rate_Hz`` (a
+    number or a profile). A burst starting at t_b has K spikes, at
+    ``t_b + j * 1000 / intra_burst_Hz + e_j`` for j = 0 ... K-1, where e_0 = 0 and e_j
+    (j >= 1) is uniform in [-J, J], J = ``intra_burst_jitter_ms``. K is
+    ``spikes_per_burst`` (``spikes_per_burst_dist = "fixed"``), 1 + Poisson(mean - 1)
+    (``"poisson"``) or geometric on 1, 2, ... (``"geometric"``); its mean is always
+    ``spikes_per_burst``, so the mean rate is ``burst_rate_Hz * spikes_per_burst``.
+    Bursts of one generator may overlap (onsets are independent of earlier bursts).
+    """
+
+    kind: Literal["bursting"]
+    size: int = Field(ge=1, le=10_000_000)
+    burst_rate_Hz: Rate
+    spikes_per_burst_dist: Literal["fixed", "poisson", "geometric"] = Field(
+        "fixed", description="how the number of spikes per burst is drawn")
+    spikes_per_burst: float = Field(ge=1, le=10_000,
+                                    description="(mean) number of spikes per burst")
+    intra_burst_Hz: float = Field(gt=0, le=10_000,
+                                  description="spike frequency within a burst")
+    intra_burst_jitter_ms: float = Field(0.0, ge=0, le=1000,
+                                         description="half-width of the uniform jitter of "
+                                                     "every spike after a burst's first")
+
+    @field_validator("spikes_per_burst", mode="after")
+    @classmethod
+    def _whole_if_fixed(cls, v: float, info: Any) -> float:
+        if info.data.get("spikes_per_burst_dist") == "fixed" and v != int(v):
+            raise ValueError("must be a whole number with spikes_per_burst_dist = "
+                             "\"fixed\" (or draw it: \"poisson\" or \"geometric\")")
+        return v
+
+    @field_validator("intra_burst_jitter_ms", mode="after")
+    @classmethod
+    def _keeps_order(cls, v: float, info: Any) -> float:
+        f = info.data.get("intra_burst_Hz")
+        if f is not None and v >= 500.0 / f:
+            raise ValueError(f"allowed range: 0 <= value < half the intra-burst interval "
+                             f"(500 / intra_burst_Hz = {500.0 / f:g} ms), so that the "
+                             f"spikes of a burst keep their order")
+        return v
+
+
+Source = Annotated[Union[PoissonSource, TrainSource, TimesSource, BurstingSource],
                    Field(discriminator="kind")]
 
 
