@@ -138,6 +138,29 @@ def population_params(cfg: Config, name: str) -> dict[str, np.ndarray]:
     return out
 
 
+def neuromodulate(cfg: Config, params: dict[str, dict[str, np.ndarray]]
+                  ) -> dict[str, float]:
+    """Apply ``[neuromodulation]`` to drawn parameters; return each population's pic_gain.
+
+    A population listed under ``neuromodulation.populations`` has ``bias_current_nA``,
+    ``threshold_mV`` and ``pic_half_activation_mV`` shifted, and ``pic_gain`` raised, by
+    ``(tone - 1)`` times its ``*_per_tone`` effects (pic_gain floored at 0). ``params``
+    is updated (new arrays), so the stored parameters are the ones in effect. The draws
+    themselves do not depend on the tone: a tone sweep keeps common random numbers.
+    """
+    gains = {name: float(pop.pic_gain) for name, pop in cfg.populations.items()}
+    nm = cfg.neuromodulation
+    if nm is None:
+        return gains
+    d = nm.tone - 1.0
+    for name, eff in nm.populations.items():
+        par = params[name]
+        for key in ("bias_current_nA", "threshold_mV", "pic_half_activation_mV"):
+            par[key] = par[key] + d * getattr(eff, f"{key}_per_tone")
+        gains[name] = max(0.0, gains[name] + d * eff.pic_gain_per_tone)
+    return gains
+
+
 # --------------------------------------------------------------------------------------
 # Connectivity
 # --------------------------------------------------------------------------------------
@@ -479,6 +502,7 @@ def build(cfg: Config) -> Network:
                   chunk_steps=max(1, _steps(sim.chunk_ms, dt)), pop_names=pop_names,
                   pop_start=pop_start, src_names=src_names, src_start=src_start,
                   params={p: population_params(cfg, p) for p in pop_names})
+    pic_gain = neuromodulate(cfg, net.params)  # per population, after the tone
 
     # -- per-neuron arrays in kernel units (pF, nS, mV, pA, steps) -----------------
     cat = lambda key: np.concatenate([net.params[p][key] for p in pop_names])  # noqa
@@ -494,7 +518,8 @@ def build(cfg: Config) -> Network:
         i_bias=cat("bias_current_nA") * 1000.0,
         ahp_increment=cat("ahp_increment_nS"),
         ahp_decay=np.exp(-dt / cat("ahp_tau_ms")),
-        g_pic=cat("pic_conductance_nS") * np.repeat([p.pic_gain for p in pops], sizes),
+        g_pic=cat("pic_conductance_nS") * np.repeat([pic_gain[p] for p in pop_names],
+                                                    sizes),
         pic_v_half=cat("pic_half_activation_mV"),
         pic_inv_slope=1.0 / cat("pic_slope_mV"),
         pic_decay=np.exp(-dt / cat("pic_tau_ms")),
@@ -512,7 +537,7 @@ def build(cfg: Config) -> Network:
         exc_decay=np.exp(-dt / np.array([p.exc_tau_ms for p in pops])),
         inh_decay=np.exp(-dt / np.array([p.inh_tau_ms for p in pops])),
         has_pic=np.array([bool(np.any(net.params[p]["pic_conductance_nS"] > 0)
-                               and cfg.populations[p].pic_gain > 0) for p in pop_names],
+                               and pic_gain[p] > 0) for p in pop_names],
                          np.bool_),
     )
     v0 = cat("v_init_mV")

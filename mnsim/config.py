@@ -617,6 +617,35 @@ class Recording(_Strict):
     traces: dict[str, TraceSpec] = Field(default_factory=dict)
 
 
+class ToneEffect(_Strict):
+    """How one population's excitability follows the neuromodulatory tone: each key is
+    the change of a parameter per unit of ``tone - 1`` (so tone 1 changes nothing)."""
+
+    pic_gain_per_tone: float = Field(0.0, ge=-100, le=100,
+                                     description="added to pic_gain (the result is floored "
+                                                 "at 0)")
+    bias_current_nA_per_tone: float = Field(0.0, ge=-1000, le=1000,
+                                            description="added to bias_current_nA")
+    threshold_mV_per_tone: float = Field(0.0, ge=-50, le=50,
+                                         description="added to threshold_mV (< 0: "
+                                                     "hyperpolarised threshold)")
+    pic_half_activation_mV_per_tone: float = Field(0.0, ge=-50, le=50,
+                                                   description="added to "
+                                                               "pic_half_activation_mV")
+
+
+class Neuromodulation(_Strict):
+    """Descending (brainstem monoaminergic) neuromodulation, e.g. emotional tone.
+
+    ``tone`` is dimensionless, 1 = baseline. Each population listed under
+    ``populations`` has its parameters shifted by ``(tone - 1) * <key>_per_tone`` when the
+    network is built (docs/model.md). A config without this table is at baseline.
+    """
+
+    tone: float = Field(1.0, ge=0, le=10, description="neuromodulatory tone (1 = baseline)")
+    populations: dict[str, ToneEffect] = Field(default_factory=dict)
+
+
 class Config(_Strict):
     """A complete, validated run description. Build with :func:`load_config`."""
 
@@ -626,6 +655,8 @@ class Config(_Strict):
     projections: dict[str, Projection] = Field(default_factory=dict)
     currents: dict[str, CurrentProtocol] = Field(default_factory=dict)
     muscles: dict[str, Muscle] = Field(default_factory=dict)
+    # typing.Union, not `|`: _walk resolves error key paths through typing.Union
+    neuromodulation: Union[Neuromodulation, None] = None
     recording: Recording = Field(default_factory=Recording)
     _source: str = PrivateAttr("<dict>")
 
@@ -951,6 +982,8 @@ def _check_references(cfg: Config) -> list[tuple[str, Any, str]]:
             _check_ids(problems, f"currents.{name}.neurons", c.neurons, sizes[c.target])
     for name, m in cfg.muscles.items():
         ref(f"muscles.{name}.pool", m.pool, pops, "population")
+    for name in (cfg.neuromodulation.populations if cfg.neuromodulation else {}):
+        ref(f"neuromodulation.populations.{name}", name, pops, "population")
     spikes = cfg.recording.spikes
     if spikes != "all":
         for i, name in enumerate(spikes):
