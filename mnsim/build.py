@@ -24,6 +24,7 @@ import numpy as np
 
 from .axons import TERMINAL_SUFFIX, Axons, build_axons
 from .config import (
+    BurstingSource,
     Config,
     ConfigError,
     LogNormal,
@@ -37,7 +38,7 @@ from .config import (
     profile_points,
 )
 
-__all__ = ["Network", "build", "rng_for", "pwl_eval"]
+__all__ = ["Network", "build", "rng_for", "pwl_eval", "poisson_block", "bursting_block"]
 
 #: Largest delay ring buffer (both receptors) a build may allocate: (longest delay + 2
 #: steps) x neurons x 8 bytes x 2.
@@ -138,6 +139,29 @@ def population_params(cfg: Config, name: str) -> dict[str, np.ndarray]:
     return out
 
 
+def neuromodulate(cfg: Config, params: dict[str, dict[str, np.ndarray]]
+                  ) -> dict[str, float]:
+    """Apply ``[neuromodulation]`` to drawn parameters; return each population's pic_gain.
+
+    A population listed under ``neuromodulation.populations`` has ``bias_current_nA``,
+    ``threshold_mV`` and ``pic_half_activation_mV`` shifted, and ``pic_gain`` raised, by
+    ``(tone - 1)`` times its ``*_per_tone`` effects (pic_gain floored at 0). ``params``
+    is updated (new arrays), so the stored parameters are the ones in effect. The draws
+    themselves do not depend on the tone: a tone sweep keeps common random numbers.
+    """
+    gains = {name: float(pop.pic_gain) for name, pop in cfg.populations.items()}
+    nm = cfg.neuromodulation
+    if nm is None:
+        return gains
+    d = nm.tone - 1.0
+    for name, eff in nm.populations.items():
+        par = params[name]
+        for key in ("bias_current_nA", "threshold_mV", "pic_half_activation_mV"):
+            par[key] = par[key] + d * getattr(eff, f"{key}_per_tone")
+        gains[name] = max(0.0, gains[name] + d * eff.pic_gain_per_tone)
+    return gains
+
+
 # --------------------------------------------------------------------------------------
 # Connectivity
 # --------------------------------------------------------------------------------------
@@ -209,16 +233,80 @@ def _csr(n_nodes: int, pre: np.ndarray, post: np.ndarray, w: np.ndarray,
 # --------------------------------------------------------------------------------------
 # Sources
 # --------------------------------------------------------------------------------------
+def _max_rate(rate_t: np.ndarray, rate_v: np.ndarray, t0: float, t1: float) -> float:
+    """Largest rate on [t0, t1]: at the ends and at every breakpoint inside (both sides
+    of a jump are breakpoints)."""
+    inside = rate_v[(rate_t >= t0) & (rate_t <= t1)]
+    ends = pwl_eval(rate_t, rate_v, np.array([t0, t1]))
+    return float(max(ends.max(), inside.max() if inside.size else 0.0))
+
+
+def poisson_block(rng: np.random.Generator, t0_ms: float, t1_ms: float, n: int,
+                  rate_t: np.ndarray, rate_v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Events of ``n`` independent Poisson generators on ``[t0_ms, t1_ms)``.
+
+    The rate (Hz) is the piecewise-linear profile through ``(rate_t, rate_v)``
+    (:func:`pwl_eval`); a time-varying rate is drawn by thinning at its maximum.
+    Returns unsorted times (ms, float64) and generator ids (int64, 0 ... n-1).
+    """
+    rmax = _max_rate(rate_t, rate_v, t0_ms, t1_ms)
+    if rmax <= 0:
+        return np.empty(0), np.empty(0, np.int64)
+    count = rng.poisson(rmax * n * (t1_ms - t0_ms) / 1000.0)
+    t = rng.uniform(t0_ms, t1_ms, count)
+    ids = rng.integers(0, n, count)
+    if not np.all(rate_v == rmax):  # thinning for a time-varying rate
+        keep = rng.uniform(0.0, rmax, count) < pwl_eval(rate_t, rate_v, t)
+        t, ids = t[keep], ids[keep]
+    return t, ids
+
+
+def bursting_block(rng: np.random.Generator, t0_ms: float, t1_ms: float, n: int,
+                   rate_t: np.ndarray, rate_v: np.ndarray, *, spikes_per_burst: float,
+                   intra_burst_Hz: float, spikes_per_burst_dist: str = "fixed",
+                   intra_burst_jitter_ms: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Spikes of the bursts of ``n`` generators whose onsets fall in ``[t0_ms, t1_ms)``.
+
+    Onsets: :func:`poisson_block` at the burst rate ``(rate_t, rate_v)`` (Hz). A burst
+    at t_b has K spikes at ``t_b + j * 1000 / intra_burst_Hz + e_j``, j = 0 ... K-1,
+    e_0 = 0, e_j uniform in +-``intra_burst_jitter_ms``; K = ``spikes_per_burst``
+    ("fixed"), 1 + Poisson(spikes_per_burst - 1) ("poisson") or geometric on 1, 2, ...
+    with mean ``spikes_per_burst`` ("geometric"). Spikes of a burst may fall after
+    ``t1_ms``: the caller keeps them for the next blocks. Returns unsorted times (ms)
+    and generator ids (int64). See :class:`mnsim.config.BurstingSource`.
+    """
+    onsets, ids = poisson_block(rng, t0_ms, t1_ms, n, rate_t, rate_v)
+    m = spikes_per_burst
+    if spikes_per_burst_dist == "fixed":
+        k = np.full(onsets.size, int(m), np.int64)
+    elif spikes_per_burst_dist == "poisson":
+        k = 1 + rng.poisson(m - 1.0, onsets.size)
+    elif spikes_per_burst_dist == "geometric":
+        k = rng.geometric(1.0 / m, onsets.size)
+    else:
+        raise ValueError(f"spikes_per_burst_dist = {spikes_per_burst_dist!r}: expected "
+                         f"'fixed', 'poisson' or 'geometric'")
+    burst = np.repeat(np.arange(onsets.size), k)
+    j = np.arange(burst.size) - np.repeat(np.cumsum(k) - k, k)  # index within the burst
+    t = onsets[burst] + j * (1000.0 / intra_burst_Hz)
+    if intra_burst_jitter_ms > 0:
+        e = rng.uniform(-intra_burst_jitter_ms, intra_burst_jitter_ms, burst.size)
+        t += np.where(j > 0, e, 0.0)
+    return t, ids[burst]
+
+
 class SourceStream:
     """Spikes of one source, generated lazily in fixed blocks of biological time."""
 
     def __init__(self, name: str, src: Any, offset: int, seed: int, dt_ms: float):
         self.name, self.src, self.offset, self.seed, self.dt = name, src, offset, seed, dt_ms
-        if isinstance(src, PoissonSource) and not isinstance(src.rate_Hz, (int, float)):
-            t, v = profile_points(src.rate_Hz, "Hz")
+        rate = (src.rate_Hz if isinstance(src, PoissonSource) else
+                src.burst_rate_Hz if isinstance(src, BurstingSource) else None)
+        if rate is not None and not isinstance(rate, (int, float)):
+            t, v = profile_points(rate, "Hz")
             self.rate_t, self.rate_v = np.asarray(t, float), np.asarray(v, float)
-        elif isinstance(src, PoissonSource):
-            self.rate_t, self.rate_v = np.array([0.0]), np.array([float(src.rate_Hz)])
+        elif rate is not None:
+            self.rate_t, self.rate_v = np.array([0.0]), np.array([float(rate)])
         else:  # deterministic schedule: steps of every spike, sorted once
             s = src
             if isinstance(s, TrainSource):
@@ -229,34 +317,55 @@ class SourceStream:
                 times = np.asarray(s.times_ms, float)
             self._sched = np.sort(to_steps(times, dt_ms))
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-    def _max_rate(self, t0: float, t1: float) -> float:
-        """Largest rate on [t0, t1]: at the ends and at every breakpoint inside (both
-        sides of a jump are breakpoints)."""
-        inside = self.rate_v[(self.rate_t >= t0) & (self.rate_t <= t1)]
-        ends = pwl_eval(self.rate_t, self.rate_v, np.array([t0, t1]))
-        return float(max(ends.max(), inside.max() if inside.size else 0.0))
+        self._next_block = 0  # bursting: blocks generated so far
+        self._k_asked = 0     # bursting: first step of the latest request
 
     def _poisson_block(self, b: int) -> tuple[np.ndarray, np.ndarray]:
         """Spike times and local ids in block b, i.e. [b T, (b+1) T), T = SOURCE_BLOCK_ms."""
-        t0, t1 = b * SOURCE_BLOCK_ms, (b + 1) * SOURCE_BLOCK_ms
-        rmax = self._max_rate(t0, t1)
-        n = self.src.size
-        if rmax <= 0:
-            return np.empty(0), np.empty(0, np.int64)
         rng = rng_for(self.seed, f"source/{self.name}/block", b)
-        count = rng.poisson(rmax * n * SOURCE_BLOCK_ms / 1000.0)
-        t = rng.uniform(t0, t1, count)
-        ids = rng.integers(0, n, count)
-        if not np.all(self.rate_v == rmax):  # thinning for a time-varying rate
-            keep = rng.uniform(0.0, rmax, count) < pwl_eval(self.rate_t, self.rate_v, t)
-            t, ids = t[keep], ids[keep]
-        return t, ids
+        return poisson_block(rng, b * SOURCE_BLOCK_ms, (b + 1) * SOURCE_BLOCK_ms,
+                             self.src.size, self.rate_t, self.rate_v)
+
+    def _bursting_events(self, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, local ids) of burst spikes in steps ``[k0, k1)``.
+
+        Block b holds the bursts whose onsets fall in [b T, (b+1) T); their later spikes
+        can spill into any following block, so a block is kept until its last spike is
+        behind the requested steps. Blocks are pure functions of (seed, name, b), so the
+        spikes do not depend on how the run is cut into requests.
+        """
+        s, dt = self.src, self.dt
+        if k0 < self._k_asked:  # asked for the past again: rebuild from the first block
+            self._cache, self._next_block = {}, 0
+        self._k_asked = k0
+        # a spike at t falls in step floor(t / dt), never before its burst's onset
+        last = int(math.floor(k1 * dt / SOURCE_BLOCK_ms))
+        while self._next_block <= last:
+            b = self._next_block
+            t, ids = bursting_block(
+                rng_for(self.seed, f"source/{self.name}/block", b), b * SOURCE_BLOCK_ms,
+                (b + 1) * SOURCE_BLOCK_ms, s.size, self.rate_t, self.rate_v,
+                spikes_per_burst=s.spikes_per_burst, intra_burst_Hz=s.intra_burst_Hz,
+                spikes_per_burst_dist=s.spikes_per_burst_dist,
+                intra_burst_jitter_ms=s.intra_burst_jitter_ms)
+            self._cache[b] = (np.floor(t / dt).astype(np.int64), ids)
+            self._next_block += 1
+        self._cache = {b: v for b, v in self._cache.items()
+                       if v[0].size and v[0].max() >= k0}
+        if not self._cache:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        steps = np.concatenate([v[0] for v in self._cache.values()])
+        ids = np.concatenate([v[1] for v in self._cache.values()])
+        keep = (steps >= k0) & (steps < k1)
+        return steps[keep], ids[keep]
 
     def events(self, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray]:
         """(steps, global node ids) of spikes in steps ``[k0, k1)``."""
         dt = self.dt
         n = self.src.size
+        if isinstance(self.src, BurstingSource):
+            steps, i = self._bursting_events(k0, k1)
+            return steps, i.astype(np.int64) + self.offset
         if isinstance(self.src, PoissonSource):
             # a spike at time t falls in step floor(t / dt); load every block that can
             # hold such spikes (one block early: rounding at a block's end)
@@ -407,6 +516,7 @@ def build(cfg: Config) -> Network:
                   chunk_steps=max(1, _steps(sim.chunk_ms, dt)), pop_names=pop_names,
                   pop_start=pop_start, src_names=src_names, src_start=src_start,
                   params={p: population_params(cfg, p) for p in pop_names})
+    pic_gain = neuromodulate(cfg, net.params)  # per population, after the tone
 
     # -- per-neuron arrays in kernel units (pF, nS, mV, pA, steps) -----------------
     cat = lambda key: np.concatenate([net.params[p][key] for p in pop_names])  # noqa
@@ -422,7 +532,8 @@ def build(cfg: Config) -> Network:
         i_bias=cat("bias_current_nA") * 1000.0,
         ahp_increment=cat("ahp_increment_nS"),
         ahp_decay=np.exp(-dt / cat("ahp_tau_ms")),
-        g_pic=cat("pic_conductance_nS") * np.repeat([p.pic_gain for p in pops], sizes),
+        g_pic=cat("pic_conductance_nS") * np.repeat([pic_gain[p] for p in pop_names],
+                                                    sizes),
         pic_v_half=cat("pic_half_activation_mV"),
         pic_inv_slope=1.0 / cat("pic_slope_mV"),
         pic_decay=np.exp(-dt / cat("pic_tau_ms")),
@@ -440,7 +551,7 @@ def build(cfg: Config) -> Network:
         exc_decay=np.exp(-dt / np.array([p.exc_tau_ms for p in pops])),
         inh_decay=np.exp(-dt / np.array([p.inh_tau_ms for p in pops])),
         has_pic=np.array([bool(np.any(net.params[p]["pic_conductance_nS"] > 0)
-                               and cfg.populations[p].pic_gain > 0) for p in pop_names],
+                               and pic_gain[p] > 0) for p in pop_names],
                          np.bool_),
     )
     v0 = cat("v_init_mV")

@@ -489,7 +489,7 @@ class Population(_RangedParams):
                                                          "the KCC2 knob")
     exc_tau_ms: float = Field(5.0, gt=0, le=10_000, description="excitatory decay")
     inh_tau_ms: float = Field(10.0, gt=0, le=10_000, description="inhibitory decay")
-    axon: Axon | None = Field(None, description="motor axon (none: spikes act at the soma "
+    axon: Union[Axon, None] = Field(None, description="motor axon (none: spikes act at the soma "
                                                 "only)")
 
 
@@ -521,7 +521,53 @@ class TimesSource(_Strict):
     times_ms: list[Annotated[float, Field(ge=0)]]
 
 
-Source = Annotated[Union[PoissonSource, TrainSource, TimesSource],
+class BurstingSource(_Strict):
+    """``size`` independent generators firing bursts (e.g. ectopic discharge of injured
+    sensory neurons).
+
+    Burst onsets of each generator form a Poisson process of rate ``burst_rate_Hz`` (a
+    number or a profile). A burst starting at t_b has K spikes, at
+    ``t_b + j * 1000 / intra_burst_Hz + e_j`` for j = 0 ... K-1, where e_0 = 0 and e_j
+    (j >= 1) is uniform in [-J, J], J = ``intra_burst_jitter_ms``. K is
+    ``spikes_per_burst`` (``spikes_per_burst_dist = "fixed"``), 1 + Poisson(mean - 1)
+    (``"poisson"``) or geometric on 1, 2, ... (``"geometric"``); its mean is always
+    ``spikes_per_burst``, so the mean rate is ``burst_rate_Hz * spikes_per_burst``.
+    Bursts of one generator may overlap (onsets are independent of earlier bursts).
+    """
+
+    kind: Literal["bursting"]
+    size: int = Field(ge=1, le=10_000_000)
+    burst_rate_Hz: Rate
+    spikes_per_burst_dist: Literal["fixed", "poisson", "geometric"] = Field(
+        "fixed", description="how the number of spikes per burst is drawn")
+    spikes_per_burst: float = Field(ge=1, le=10_000,
+                                    description="(mean) number of spikes per burst")
+    intra_burst_Hz: float = Field(gt=0, le=10_000,
+                                  description="spike frequency within a burst")
+    intra_burst_jitter_ms: float = Field(0.0, ge=0, le=1000,
+                                         description="half-width of the uniform jitter of "
+                                                     "every spike after a burst's first")
+
+    @field_validator("spikes_per_burst", mode="after")
+    @classmethod
+    def _whole_if_fixed(cls, v: float, info: Any) -> float:
+        if info.data.get("spikes_per_burst_dist") == "fixed" and v != int(v):
+            raise ValueError("must be a whole number with spikes_per_burst_dist = "
+                             "\"fixed\" (or draw it: \"poisson\" or \"geometric\")")
+        return v
+
+    @field_validator("intra_burst_jitter_ms", mode="after")
+    @classmethod
+    def _keeps_order(cls, v: float, info: Any) -> float:
+        f = info.data.get("intra_burst_Hz")
+        if f is not None and v >= 500.0 / f:
+            raise ValueError(f"allowed range: 0 <= value < half the intra-burst interval "
+                             f"(500 / intra_burst_Hz = {500.0 / f:g} ms), so that the "
+                             f"spikes of a burst keep their order")
+        return v
+
+
+Source = Annotated[Union[PoissonSource, TrainSource, TimesSource, BurstingSource],
                    Field(discriminator="kind")]
 
 
@@ -642,6 +688,35 @@ class Recording(_Strict):
     traces: dict[str, TraceSpec] = Field(default_factory=dict)
 
 
+class ToneEffect(_Strict):
+    """How one population's excitability follows the neuromodulatory tone: each key is
+    the change of a parameter per unit of ``tone - 1`` (so tone 1 changes nothing)."""
+
+    pic_gain_per_tone: float = Field(0.0, ge=-100, le=100,
+                                     description="added to pic_gain (the result is floored "
+                                                 "at 0)")
+    bias_current_nA_per_tone: float = Field(0.0, ge=-1000, le=1000,
+                                            description="added to bias_current_nA")
+    threshold_mV_per_tone: float = Field(0.0, ge=-50, le=50,
+                                         description="added to threshold_mV (< 0: "
+                                                     "hyperpolarised threshold)")
+    pic_half_activation_mV_per_tone: float = Field(0.0, ge=-50, le=50,
+                                                   description="added to "
+                                                               "pic_half_activation_mV")
+
+
+class Neuromodulation(_Strict):
+    """Descending (brainstem monoaminergic) neuromodulation, e.g. emotional tone.
+
+    ``tone`` is dimensionless, 1 = baseline. Each population listed under
+    ``populations`` has its parameters shifted by ``(tone - 1) * <key>_per_tone`` when the
+    network is built (docs/model.md). A config without this table is at baseline.
+    """
+
+    tone: float = Field(1.0, ge=0, le=10, description="neuromodulatory tone (1 = baseline)")
+    populations: dict[str, ToneEffect] = Field(default_factory=dict)
+
+
 class Config(_Strict):
     """A complete, validated run description. Build with :func:`load_config`."""
 
@@ -653,6 +728,8 @@ class Config(_Strict):
     muscles: dict[str, Muscle] = Field(default_factory=dict)
     ephapses: dict[str, Ephapse] = Field(default_factory=dict)
     axon_inputs: dict[str, AxonInput] = Field(default_factory=dict)
+    # typing.Union, not `|`: _walk resolves error key paths through typing.Union
+    neuromodulation: Union[Neuromodulation, None] = None
     recording: Recording = Field(default_factory=Recording)
     _source: str = PrivateAttr("<dict>")
 
@@ -981,6 +1058,8 @@ def _check_references(cfg: Config) -> list[tuple[str, Any, str]]:
     for name, m in cfg.muscles.items():
         ref(f"muscles.{name}.pool", m.pool, pops, "population")
     _check_axons(cfg, problems, ref)
+    for name in (cfg.neuromodulation.populations if cfg.neuromodulation else {}):
+        ref(f"neuromodulation.populations.{name}", name, pops, "population")
     spikes = cfg.recording.spikes
     if spikes != "all":
         for i, name in enumerate(spikes):
