@@ -412,9 +412,17 @@ def _firing(res: Result) -> dict[str, float]:
 
 
 @register_metric("twitches", "twitch_rate_per_min.<muscle>: EMG episodes per minute over "
-                             "the whole run (see twitches)")
+                             "the whole run (see twitches); longest_episode_ms.<muscle>: "
+                             "the longest of them (0 if none); episode_fraction.<muscle>: "
+                             "fraction of the run spent in them")
 def _twitches(res: Result) -> dict[str, float]:
-    return {f"twitch_rate_per_min.{m}": twitches(res, m)[1] for m in res.muscles}
+    out: dict[str, float] = {}
+    for m in res.muscles:
+        ep, rate = twitches(res, m)
+        out[f"twitch_rate_per_min.{m}"] = rate
+        out[f"longest_episode_ms.{m}"] = float(ep.duration_ms.max()) if len(ep) else 0.0
+        out[f"episode_fraction.{m}"] = float(ep.duration_ms.sum() / res.duration_ms)
+    return out
 
 
 def stimulus_ms(res: Result) -> float | None:

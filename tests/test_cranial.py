@@ -86,3 +86,26 @@ def test_synchronous_bursts_counts_units_firing_together():
     assert len(df) == 1 and rate == pytest.approx(1 / (900.0 / 60_000.0))
     assert len(synchronous_bursts(res, "lone", min_units=1)[0]) == 1
     assert len(synchronous_bursts(res, "lone", min_units=2)[0]) == 0
+
+
+# -- hemimasticatory spasm ---------------------------------------------------------------
+def hms(seed: int, *overrides: str) -> dict[str, float]:
+    cfg = mnsim.load_config(ROOT / "configs" / "hemimasticatory_spasm.toml",
+                            [*overrides, f"simulation.seed={seed}"])
+    return compute_metrics(mnsim.simulate(cfg), ["twitches"])
+
+
+def test_ectopic_bursts_twitch_and_contract_the_affected_masseter_only():
+    for seed in SEEDS:
+        m = hms(seed)
+        # irregular bursts of motor-unit discharges at rest, some of them prolonged
+        assert m["twitch_rate_per_min.masseter_left"] >= 12.0     # >= 2 per 10 s
+        assert m["longest_episode_ms.masseter_left"] >= 300.0
+        # the intact side stays silent
+        assert m["twitch_rate_per_min.masseter_right"] == 0.0
+
+
+def test_without_the_ectopic_generator_the_affected_side_is_quiet():
+    for seed in SEEDS:
+        m = hms(seed, "sources.ectopic_left.burst_rate_Hz=0")
+        assert m["twitch_rate_per_min.masseter_left"] == 0.0
