@@ -109,3 +109,41 @@ def test_without_the_ectopic_generator_the_affected_side_is_quiet():
     for seed in SEEDS:
         m = hms(seed, "sources.ectopic_left.burst_rate_Hz=0")
         assert m["twitch_rate_per_min.masseter_left"] == 0.0
+
+
+def test_reproduction_script_writes_runs_metrics_and_figure(tmp_path):
+    """scripts/reproduce_hemifacial_spasm.py's pieces on one seed of two 3-s conditions:
+    every run file exists and carries the same metrics as the table."""
+    import importlib.util
+    import json
+    import sys
+
+    import pandas as pd
+
+    from mnsim.analysis import read_metrics
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "reproduce_hemifacial_spasm", ROOT / "scripts" / "reproduce_hemifacial_spasm.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        cranial = sys.modules["_cranial"]
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    short = ["simulation.duration_ms=3000"]
+    conditions = [(c, cfg, short) for c, cfg, _ in mod.CONDITIONS[:2]]
+    df = cranial.run_conditions("hfs", conditions, [1], mod.METRICS, tmp_path, False)
+    cranial.save_tables("hfs", df, conditions, mod.METRICS, tmp_path)
+    mod.figure(df, tmp_path, tmp_path / "hfs.png")
+    assert (tmp_path / "hfs.png").stat().st_size > 1000
+    table = pd.read_csv(tmp_path / "metrics.csv")
+    assert table.condition.tolist() == ["spasm", "decompressed"]
+    for _, row in table.iterrows():
+        stored = read_metrics(tmp_path / row.file)
+        assert set(stored) == set(table.columns) - {"condition", "seed", "file"}
+        for k, v in stored.items():
+            np.testing.assert_allclose(v, row[k], rtol=1e-12, equal_nan=True)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    lsr = f"evoked_present.{LSR}"
+    assert summary["mean"]["spasm"][lsr] == 1.0 and summary["mean"]["decompressed"][lsr] == 0
