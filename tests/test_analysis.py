@@ -178,4 +178,6 @@ def test_twitches_count_isolated_discharges_at_rest():
     # 1500 and 1520 ms are closer than min_gap_ms: one twitch
     assert len(ep) == 3 and rate == pytest.approx(3 / 0.05)
     np.testing.assert_allclose(ep.start_ms, [401.0, 1501.0, 2601.0], atol=15.0)
-    assert compute_metrics(res, ["twitches"]) == {"twitch_rate_per_min.m": rate}
+    assert compute_metrics(res, ["twitches"]) == {
+        "twitch_rate_per_min.m": rate, "longest_episode_ms.m": ep.duration_ms.max(),
+        "episode_fraction.m": ep.duration_ms.sum() / 3000.0}
