@@ -7,10 +7,10 @@ from ._numerics import NJIT
 
 
 @njit(**NJIT)
-def _deposit(node, k_arrive, indptr, post, weight, delay, ring, g):
-    """Deliver ``node``'s spike: weights with zero delay go straight into the conductance
-    ``g`` (which already holds its value for step ``k_arrive``), the others into the
-    ring slot of step ``k_arrive + delay``.
+def _deposit_scaled(node, k_arrive, indptr, post, weight, delay, ring, g, scale):
+    """Deliver ``node``'s spike with every weight multiplied by ``scale``: weights with
+    zero delay go straight into the conductance ``g`` (which already holds its value for
+    step ``k_arrive``), the others into the ring slot of step ``k_arrive + delay``.
 
     ``delay < n_slots`` for every synapse, so one conditional subtraction replaces a
     modulo per synaptic event (3.5 -> 1.7 ns per event); ``post`` is unsigned, so
@@ -22,12 +22,18 @@ def _deposit(node, k_arrive, indptr, post, weight, delay, ring, g):
     targets, w, d = post[a:b], weight[a:b], delay[a:b]
     for s in range(b - a):
         if d[s] == 0:
-            g[targets[s]] += w[s]
+            g[targets[s]] += w[s] * scale
         else:
             slot = base + d[s]
             if slot >= n_slots:
                 slot -= n_slots
-            ring[slot, targets[s]] += w[s]
+            ring[slot, targets[s]] += w[s] * scale
+
+
+@njit(inline="always", **NJIT)
+def _deposit(node, k_arrive, indptr, post, weight, delay, ring, g):
+    """:func:`_deposit_scaled` at scale 1 (the multiplication folds away when inlined)."""
+    _deposit_scaled(node, k_arrive, indptr, post, weight, delay, ring, g, 1.0)
 
 
 @njit(**NJIT)

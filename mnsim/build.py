@@ -434,6 +434,7 @@ class Network:
     record_spikes: np.ndarray | None = None  # (n_nodes + n_axons,) uint8
     traces: list[TraceGroup] = field(default_factory=list)
     axons: Axons | None = None
+    release: dict[str, np.ndarray] = field(default_factory=dict)  # per source node
     term_names: list[str] = field(default_factory=list)  # "<population>.terminal"
     term_start: np.ndarray | None = None  # (T+1,) node offsets of axon terminals
 
@@ -638,6 +639,17 @@ def build(cfg: Config) -> Network:
     # -- sources and injected currents ---------------------------------------------
     net.sources = [SourceStream(s, cfg.sources[s], int(src_start[i]), seed, dt)
                    for i, s in enumerate(src_names)]
+    # release at the terminals of each source's fibres (per generator): gain, and the
+    # resource x (1 = rested) with the step of its last use
+    srcs = [cfg.sources[s] for s in src_names]
+    counts = [s.size for s in srcs]
+    gain = np.repeat([s.release_gain for s in srcs], counts).astype(float)
+    use = np.repeat([s.release_depression for s in srcs], counts).astype(float)
+    net.release = dict(
+        modulated=(gain != 1.0) | (use > 0.0), gain=gain, use=use,  # any: engine path
+        rate_per_step=np.repeat([dt / s.release_recovery_ms for s in srcs],
+                                counts).astype(float),
+        x=np.ones(gain.size), last_step=np.zeros(gain.size, np.int64))
     _mark_uniform(net, pops, sizes, cfg)
     all_inj: list[np.ndarray] = []
     for name, c in cfg.currents.items():

@@ -493,7 +493,25 @@ class Population(_RangedParams):
                                                 "only)")
 
 
-class PoissonSource(_Strict):
+class _Afferent(_Strict):
+    """Transmitter release at the terminals of a source's fibres (afferents): every
+    synapse of a generator is scaled by ``release_gain`` x its available resource x.
+    Each spike uses a fraction ``release_depression`` of x, which recovers towards 1
+    with ``release_recovery_ms`` (homosynaptic post-activation depression; Hultborn et
+    al. 1996). ``release_gain`` < 1 is presynaptic inhibition."""
+
+    release_gain: float = Field(1.0, ge=0, le=10,
+                                description="gain on transmitter release (presynaptic "
+                                            "inhibition < 1)")
+    release_depression: float = Field(0.0, ge=0, lt=1,
+                                      description="fraction of the release resource each "
+                                                  "spike uses (0: no depression)")
+    release_recovery_ms: float = Field(3000.0, gt=0, le=1e6,
+                                       description="recovery time constant of the "
+                                                   "release resource")
+
+
+class PoissonSource(_Afferent):
     """``size`` independent Poisson spike generators sharing one rate (or rate profile)."""
 
     kind: Literal["poisson"]
@@ -501,7 +519,7 @@ class PoissonSource(_Strict):
     rate_Hz: Rate
 
 
-class TrainSource(_Strict):
+class TrainSource(_Afferent):
     """Stimulus trains: every generator fires at each pulse (a nerve volley)."""
 
     kind: Literal["train"]
@@ -513,7 +531,7 @@ class TrainSource(_Strict):
     repeat_every_ms: float = Field(1000.0, gt=0, description="onset-to-onset train period")
 
 
-class TimesSource(_Strict):
+class TimesSource(_Afferent):
     """Scheduled spikes: every generator fires at each of ``times_ms``."""
 
     kind: Literal["times"]
@@ -521,7 +539,7 @@ class TimesSource(_Strict):
     times_ms: list[Annotated[float, Field(ge=0)]]
 
 
-class BurstingSource(_Strict):
+class BurstingSource(_Afferent):
     """``size`` independent generators firing bursts (e.g. ectopic discharge of injured
     sensory neurons).
 

@@ -28,7 +28,7 @@ from numba import njit
 
 from ._numerics import G_FLUSH_nS, NJIT, exp_neg, sigmoid
 from . import axons as _ax
-from ._synapses import _absorb, _deposit
+from ._synapses import _absorb, _deposit, _deposit_scaled
 from .build import Network, TRACE_CODES, pwl_eval
 
 __all__ = ["advance", "run", "Writer"]
@@ -167,16 +167,31 @@ def _sample(k, st, tr_ids, tr_var, tr_ptr, tr_interval, tr_buf, tr_offset, tr_ro
 
 
 @njit(**NJIT)
+def _release(rel, j, k):
+    """Scale of source node ``j``'s spike at step ``k``: release gain x the resource x,
+    which has recovered towards 1 since its last use and is then depleted by the
+    fraction ``use`` (x_n = 1 - (1 - x_{n-1}(1 - u)) exp(-dt_n / tau))."""
+    gain, use, rate_per_step, x, last_step = rel
+    if use[j] > 0.0:
+        xj = 1.0 - (1.0 - x[j]) * np.exp(-(k - last_step[j]) * rate_per_step[j])
+        x[j] = xj * (1.0 - use[j])
+        last_step[j] = k
+        return gain[j] * xj
+    return gain[j]
+
+
+@njit(**NJIT)
 def advance(k0, k1, nrn, pops, st, exc, inh, ring_exc, ring_inh, events, ev_ptr,
-            currents, rec, n_spk, traces, spiked, ax):
+            currents, rec, n_spk, traces, spiked, ax, rel):
     """Advance the network from step ``k0`` up to (not including) step ``k1``.
 
     Returns ``(k, ev_ptr, n_spk)``: the step reached (``k1`` unless the spike buffer
     would overflow first), the next unread source event, and the spikes recorded.
 
-    ``ax`` is None for a network without motor axons: numba then compiles a version
-    without the axon code (``ax is None`` is decided at compile time), because those
-    calls, even never taken, slow the time loop by 15 %.
+    ``ax`` is None for a network without motor axons, ``rel`` None when no source has
+    a release gain or depression: numba then compiles a version without that code
+    (``is None`` is decided at compile time), because those calls, even never taken,
+    slow the time loop by 15 %.
     """
     (pop_start, e_exc, e_inh, e_ahp, e_pic, exc_decay, inh_decay, has_pic, delayed_exc,
      delayed_inh, uniform, uniform_par) = pops
@@ -210,8 +225,15 @@ def advance(k0, k1, nrn, pops, st, exc, inh, ring_exc, ring_inh, events, ev_ptr,
                 spk_step[n_spk] = k
                 spk_node[n_spk] = node
                 n_spk += 1
-            _deposit(node, k, exc[0], exc[1], exc[2], exc[3], ring_exc, g_exc)
-            _deposit(node, k, inh[0], inh[1], inh[2], inh[3], ring_inh, g_inh)
+            if rel is None:
+                _deposit(node, k, exc[0], exc[1], exc[2], exc[3], ring_exc, g_exc)
+                _deposit(node, k, inh[0], inh[1], inh[2], inh[3], ring_inh, g_inh)
+            else:  # presynaptic gain or depression at some fibres' terminals
+                scale = _release(rel, node - n_neurons, k)
+                _deposit_scaled(node, k, exc[0], exc[1], exc[2], exc[3], ring_exc, g_exc,
+                                scale)
+                _deposit_scaled(node, k, inh[0], inh[1], inh[2], inh[3], ring_inh, g_inh,
+                                scale)
             if ax is not None:
                 if axon_inputs:
                     _ax.inputs(ax, k, node, n_neurons)
@@ -304,6 +326,9 @@ def run(net: Network, writer: Writer, progress: Callable[[float], None] | None =
     t_start = time.perf_counter()
     nrn, pops, st, exc, inh = _kernel_args(net)
     ax = net.axons.kernel_args() if net.axons.n else None
+    r = net.release
+    rel = ((r["gain"], r["use"], r["rate_per_step"], r["x"], r["last_step"])
+           if r["modulated"].any() else None)
     n = net.n_neurons
     chunk = net.chunk_steps
     spiked = np.zeros(n, np.bool_)
@@ -367,7 +392,7 @@ def run(net: Network, writer: Writer, progress: Callable[[float], None] | None =
             k_was = kk
             kk, ev_ptr, n_spk = advance(kk, k_end, nrn, pops, st, exc, inh, net.ring_exc,
                                         net.ring_inh, (ev_step, ev_node), ev_ptr, currents,
-                                        rec, 0, traces, spiked, ax)
+                                        rec, 0, traces, spiked, ax, rel)
             if kk == k_was:  # cannot happen with the sizing above; never loop forever
                 raise RuntimeError(f"engine made no progress at step {kk}")
             if n_spk:

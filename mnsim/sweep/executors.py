@@ -14,6 +14,7 @@ error records the failure next to it. Executors only decide where ``run_one`` ru
 
 from __future__ import annotations
 
+
 import multiprocessing as mp
 import os
 import queue
@@ -31,13 +32,19 @@ class RunTimeout(TimeoutError):
     """A run exceeded the sweep's ``timeout_s`` (checked after every chunk)."""
 
 
-def warm_kernels() -> None:
-    """Compile (or load from numba's cache) every kernel with a tiny network, so that
-    runs never compile; safe to call repeatedly."""
+def warm_kernels(cfg: Any = None) -> None:
+    """Compile (or load from numba's cache) the kernels, so that runs never compile;
+    safe to call repeatedly.
+
+    The time loop has one specialisation per combination of motor axons and afferent
+    release modulation (see :func:`mnsim.engine.advance`). A tiny network compiles the
+    plain one; with ``cfg`` (a sweep's first run), a ten-step copy of it compiles the
+    one that config needs, with its muscle kernels.
+    """
     from ..api import simulate
     from ..config import config_from_dict
 
-    base = {
+    simulate(config_from_dict({
         "simulation": {"duration_ms": 1.0, "dt_ms": 0.1},
         "populations": {"a": {"size": 2, "pic_conductance_nS": 1.0},
                         "b": {"size": 2}},
@@ -49,13 +56,13 @@ def warm_kernels() -> None:
         "currents": {"c": {"target": "a", "shape": "constant", "value_nA": 0.1}},
         "muscles": {"m": {"pool": "a"}},
         "recording": {"traces": {"t": {"population": "a", "interval_ms": 0.1}}},
-    }
-    simulate(config_from_dict(base, "<warm-up>"))
-    # networks with motor axons run their own specialisation of the time loop
-    base["populations"]["a"]["axon"] = {"length_mm": 10.0, "lesion_mm": 5.0}
-    base["ephapses"] = {"e": {"pre": "a", "post": "a", "probability": 1.0}}
-    base["axon_inputs"] = {"i": {"source": "s", "target": "a", "at_mm": "lesion"}}
-    simulate(config_from_dict(base, "<warm-up>"))
+    }, "<warm-up>"))
+    if cfg is not None:
+        data = cfg.to_dict()
+        sim = data["simulation"]
+        sim["duration_ms"] = sim["chunk_ms"] = 10 * sim["dt_ms"]
+        data["recording"]["traces"] = {}
+        simulate(config_from_dict(data, f"<warm-up of {cfg.source}>"))
 
 
 def run_one(sweep_dir: str, plan: RunPlan, timeout_s: float = 0.0) -> dict[str, Any]:
@@ -126,7 +133,7 @@ def run_local(d: SweepDir, plans: Iterable[RunPlan], workers: int = 0,
     results: list[dict[str, Any]] = []
     if not todo:
         return results
-    warm_kernels()  # compiled once here; forked workers inherit the compiled code
+    warm_kernels(d.config(todo[0]))  # compiled once here; forked workers inherit it
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     tasks, replies = ctx.Queue(), ctx.Queue()
     for p in todo:
@@ -200,7 +207,7 @@ def run_dask(d: SweepDir, plans: Iterable[RunPlan], client: Any,
     todo = [p for p in plans if not d.is_done(p["run_id"])]
     if not todo:
         return []
-    client.run(warm_kernels)
+    client.run(warm_kernels, d.config(todo[0]))
     futures = client.map(run_one, [str(d.path)] * len(todo), todo,
                          [timeout] * len(todo), pure=False)
     plan_of = {f.key: p for f, p in zip(futures, todo)}

@@ -114,7 +114,9 @@ def submit(d: SweepDir, resume: bool = False, dry_run: bool = False,
     info["array"] = _array_spec(todo, d.spec().executor.parallel)
     if dry_run:
         return info
-    warm_kernels()  # compile here once: tasks then only load, never compile on login
+    # compile here once: tasks then only load, never compile
+    plans = d.plans()
+    warm_kernels(d.config(plans[0]) if plans else None)
     proc = subprocess.run([sbatch, "--parsable", f"--array={info['array']}", str(script)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
