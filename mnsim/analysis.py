@@ -538,3 +538,49 @@ def _bursts(res: Result) -> dict[str, float]:
         out[f"burst_duration_ms.{pool}"] = float(df.duration_ms.mean()) if len(df) else 0.0
         out[f"burst_units.{pool}"] = float(df.units.mean()) if len(df) else 0.0
     return out
+
+
+#: Windows after a mixed-nerve stimulus (ms): the direct motor response (M-wave) and the
+#: monosynaptic reflex (H-reflex) of a limb muscle (soleus: M ~5-7 ms, H ~30 ms).
+M_WINDOW_ms = (1.0, 15.0)
+H_WINDOW_ms = (15.0, 60.0)
+
+
+def h_reflex(res: Result, muscle: str, stimuli_ms, m_window_ms=M_WINDOW_ms,
+             h_window_ms=H_WINDOW_ms):
+    """M-wave and H-reflex after each stimulus of a mixed nerve: ``stimulus_ms``,
+    ``m_latency_ms``, ``m_amplitude_mV``, ``h_latency_ms``, ``h_amplitude_mV``,
+    ``h_units`` and ``h_ratio`` (H amplitude / that of the first stimulus), each from
+    :func:`evoked_response` in its window."""
+    m = evoked_response(res, muscle, stimuli_ms, m_window_ms)
+    h = evoked_response(res, muscle, stimuli_ms, h_window_ms)
+    out = m[["stimulus_ms"]].copy()
+    out["m_latency_ms"], out["m_amplitude_mV"] = m.latency_ms, m.amplitude_mV
+    out["h_latency_ms"], out["h_amplitude_mV"] = h.latency_ms, h.amplitude_mV
+    out["h_units"] = h.units
+    first = float(h.amplitude_mV.iloc[0]) if len(h) else 0.0
+    out["h_ratio"] = h.amplitude_mV / first if first > 0 else np.nan
+    return out
+
+
+@register_metric("h_reflex", "for each nerve stimulation <input> and muscle, M-wave "
+                             "(1-15 ms) and H-reflex (15-60 ms) after each stimulus (see "
+                             "h_reflex): m_amplitude_mV / h_amplitude_mV.<input>.<muscle> "
+                             "= responses to the first stimulus, h_latency_ms = its H "
+                             "onset; h_depression = mean H amplitude of the later "
+                             "stimuli / that of the first (rate-dependent depression; NaN "
+                             "with one stimulus)")
+def _h_reflex(res: Result) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, times in nerve_stimuli(res).items():
+        for m in res.muscles:
+            df = h_reflex(res, m, times)
+            if df.empty:
+                continue
+            key = f"{name}.{m}"
+            out[f"m_amplitude_mV.{key}"] = float(df.m_amplitude_mV.iloc[0])
+            out[f"h_amplitude_mV.{key}"] = float(df.h_amplitude_mV.iloc[0])
+            out[f"h_latency_ms.{key}"] = float(df.h_latency_ms.iloc[0])
+            out[f"h_depression.{key}"] = (float(df.h_ratio.iloc[1:].mean())
+                                          if len(df) > 1 else float("nan"))
+    return out

@@ -1,5 +1,6 @@
-"""Shared body of the cranial motor-nerve reproductions (hemifacial and hemimasticatory
-spasm): each condition (a config plus overrides) runs once per seed.
+"""Shared body of the reproductions that compare conditions (hemifacial and
+hemimasticatory spasm, H-reflex): each condition (a config plus overrides) runs once
+per seed.
 
 Under results/<scenario>/ it writes
 
@@ -83,9 +84,9 @@ def print_table(df: pd.DataFrame, columns: dict[str, str]) -> None:
 
 def main(scenario: str, doc: str, conditions: list[Condition],
          metric_names: tuple[str, ...], columns: dict[str, str],
-         figure: Callable[[pd.DataFrame, Path, Path], None]) -> None:
+         figure: Callable[[pd.DataFrame, Path, Path], None], seeds: int = 5) -> None:
     ap = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=5, help="seeds 1..N [5]")
+    ap.add_argument("--seeds", type=int, default=seeds, help=f"seeds 1..N [{seeds}]")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / scenario,
                     help=f"output folder [results/{scenario}]")
     ap.add_argument("--figure-copy", type=Path, default=None,

@@ -17,7 +17,7 @@ The zygomatic branch is stimulated every 2 s. Metrics (mnsim.analysis "evoked",
 "bursts", "twitches"): the response of the mentalis to zygomatic stimulation is the
 lateral spread response (presence, onset latency, amplitude); that of the orbicularis
 oculi is the direct M-response; bursts = >= 5 motor units within 10 ms at rest.
-Writes results/hemifacial_spasm/ (see scripts/_cranial.py) and its figure.
+Writes results/hemifacial_spasm/ (see scripts/_conditions.py) and its figure.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ import pandas as pd
 import mnsim
 from mnsim.analysis import motor_spikes, stimulus_times_ms
 
-from _cranial import main
+from _conditions import main
 
 CONDITIONS = [("spasm", "hemifacial_spasm", []),
               ("decompressed", "hemifacial_decompressed", []),

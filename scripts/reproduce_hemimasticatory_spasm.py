@@ -13,7 +13,7 @@ Two conditions, each over seeds 1..N (10 s of rest per run):
 Metrics (mnsim.analysis "twitches", "bursts", "rates"): EMG episodes per minute per
 masseter, the longest episode (prolonged contraction) and the fraction of time in
 episodes; synchronous bursts (>= 5 units within 10 ms). Writes
-results/hemimasticatory_spasm/ (see scripts/_cranial.py) and its figure.
+results/hemimasticatory_spasm/ (see scripts/_conditions.py) and its figure.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import pandas as pd
 import mnsim
 from mnsim.analysis import motor_spikes
 
-from _cranial import main
+from _conditions import main
 
 CONDITIONS = [("spasm", "hemimasticatory_spasm", []),
               ("no_ectopic", "hemimasticatory_spasm",

@@ -128,7 +128,7 @@ def test_reproduction_script_writes_runs_metrics_and_figure(tmp_path):
             "reproduce_hemifacial_spasm", ROOT / "scripts" / "reproduce_hemifacial_spasm.py")
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
-        cranial = sys.modules["_cranial"]
+        cranial = sys.modules["_conditions"]
     finally:
         sys.path.remove(str(ROOT / "scripts"))
     short = ["simulation.duration_ms=3000"]
