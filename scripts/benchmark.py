@@ -182,11 +182,11 @@ def spinal_rows(duration_ms: float, peers: bool) -> list[dict]:
              "sim_time_s": res.wall_time_s,
              **{f"rate_Hz.{k}": v for k, v in res.rates().rate_Hz.items()}}]
     if peers:
-        from benchmarks.peers import brian2_spinal
+        from benchmarks.peers import brian2_config
 
         for target, threads in (("cpp_standalone", 1), ("cpp_standalone", 2), ("cython", 1)):
             try:
-                r = brian2_spinal.run(duration_ms, target, threads=threads,
+                r = brian2_config.run(duration_ms, target, threads=threads, config=SPINAL,
                                       seed=cfg.simulation.seed)
             except Exception as exc:
                 print(f"  [skipped brian2 {target} x{threads}: "
