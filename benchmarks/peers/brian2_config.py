@@ -174,7 +174,12 @@ def _is_spec(v: dict) -> bool:
 def load_config(path: str | Path = SPINAL_CONFIG) -> dict:
     """The config file as a dict, ``extends`` resolved, mnsim's defaults filled in and
     anything that the translation does not cover rejected (NotImplementedError)."""
-    cfg = read_config_data(path)
+    return config_from_data(read_config_data(path), str(path))
+
+
+def config_from_data(cfg: dict, path: str = "<dict>") -> dict:
+    """``load_config`` for a config already read into a dict (``path`` names it in
+    errors)."""
     unknown = set(cfg) - {"simulation", "populations", "sources", "projections",
                           "currents", *SKIPPED_TABLES}
     if unknown:
@@ -492,7 +497,8 @@ def activity(times_ms: np.ndarray, ids: np.ndarray, size: int, duration_ms: floa
         "rate_Hz": float(counts.sum()) / size / window_s,
         "rate_quarters_Hz": [float(c) / size / (window_s / 4) for c in per_quarter],
         "rate_bins_Hz": [float(c) / size / (TIME_BIN_ms / 1000.0) for c in per_time_bin],
-        "rate_deciles_Hz": [float(c.mean()) / window_s for c in np.array_split(counts, 10)],
+        "rate_deciles_Hz": [float(c.mean()) / window_s if c.size else float("nan")
+                            for c in np.array_split(counts, 10)],
         "fano_5ms": float(per_bin.var() / mean_count) if mean_count > 0 else float("nan"),
     }
     if stimulus_ms is not None:
