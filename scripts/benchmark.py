@@ -9,6 +9,9 @@ Peers run in their own interpreter (``pip install -e .[bench]`` in this venv, or
 BENCH_PEER_PYTHON at a venv that has brian2 / nest-simulator). Missing peers are reported
 and skipped. Every figure is measured in this run; ratios are mnsim / peer.
 
+The spinal reference network is configs/sci_spasm.toml, run as mnsim runs it and
+translated to Brian2 by benchmarks/peers/brian2_config.py (NEST has no PIC neuron).
+
 Writes results/benchmark/{coba.csv, spinal.csv, coba_rates.csv, scaling.csv,
 startup_memory.csv, scaling.png}.
 """
@@ -31,7 +34,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 COBA = ROOT / "benchmarks" / "networks" / "coba.toml"
-SPINAL = ROOT / "benchmarks" / "networks" / "spinal.toml"
+SPINAL = ROOT / "configs" / "sci_spasm.toml"  # the spinal reference network
 OUT = ROOT / "results" / "benchmark"
 MIN_ALIVE_HZ = 5.0  # COBA can die out after its opening burst for some draws
 
@@ -46,8 +49,9 @@ def coba_overrides(n: int, duration_ms: float, seed: int) -> list[str]:
 
 
 # -- mnsim ------------------------------------------------------------------------------
-def mnsim_coba(n: int, duration_ms: float, seed: int = 3) -> dict:
-    """Simulation-phase timing of COBA in this (warm) process."""
+def mnsim_coba(n: int, duration_ms: float, seed: int = 3, end_to_end: bool = False) -> dict:
+    """Simulation-phase timing of COBA in this (warm) process; with ``end_to_end``, also
+    the user's wait for the same run in a fresh process (``mnsim_end_to_end``)."""
     import mnsim
     from mnsim.build import build
     from mnsim.engine import run
@@ -68,7 +72,9 @@ def mnsim_coba(n: int, duration_ms: float, seed: int = 3) -> dict:
     return {"simulator": "mnsim", "target": "numba", "threads": 1, "n_neurons": n,
             "duration_ms": duration_ms, "seed": s, "sim_time_s": sim,
             "build_time_s": t_build, "n_spikes": int(n_spikes), "mean_rate_Hz": rate,
-            "n_synapses": int(n_syn)}
+            "n_synapses": int(n_syn),
+            "total_time_s": (mnsim_end_to_end(COBA, coba_overrides(n, duration_ms, s))
+                             if end_to_end else np.nan)}
 
 
 def _subprocess_seconds(code: str, env: dict | None = None) -> tuple[float, str]:
@@ -79,6 +85,22 @@ def _subprocess_seconds(code: str, env: dict | None = None) -> tuple[float, str]
     if proc.returncode:
         raise RuntimeError(proc.stderr[-3000:])
     return wall, proc.stdout
+
+
+def mnsim_end_to_end(config: Path, overrides: list[str]) -> float:
+    """What a user waits for one run, comparable to a peer's ``total_time_s``: a fresh
+    process with a warm kernel cache, timed from after ``import mnsim`` to the end of
+    ``mnsim.simulate`` (config, build, loading the compiled kernels, run, output in
+    memory)."""
+    code = textwrap.dedent(f"""
+        import time
+        import mnsim
+        t0 = time.perf_counter()
+        mnsim.simulate(mnsim.load_config({str(config)!r}, {overrides!r}))
+        print(time.perf_counter() - t0)
+    """)
+    _, out = _subprocess_seconds(code)
+    return float(out.split()[-1])
 
 
 def mnsim_startup(tmp: Path) -> list[dict]:
@@ -169,35 +191,73 @@ def peer(kind: str, n: int, duration_ms: float, threads: int, target: str | None
         return None
 
 
-def spinal_rows(duration_ms: float, peers: bool) -> list[dict]:
-    """The spinal reference network (1,000 motoneurons with AHP and PIC, 2,000 premotor
-    interneurons, 200 Renshaw cells, 1,000 Poisson afferents) in mnsim and Brian2: time
-    of the simulation phase and the mean rate of each population, same seed."""
+def mnsim_spinal(seed: int, repeats: int = 3) -> dict:
+    """The spinal reference network in this (warm) process: the median simulation-phase
+    time of ``repeats`` runs, spikes and synaptic events (each spike of a neuron or
+    source times its number of synapses) of the last."""
+    import mnsim
+    from mnsim.build import build
+    from mnsim.engine import run
+    from mnsim.io import MemoryWriter
+
+    cfg = mnsim.load_config(SPINAL, [f"simulation.seed={seed}"])
+    sims = []
+    for _ in range(repeats):
+        net = build(cfg)
+        writer = MemoryWriter()
+        sims.append(run(net, writer))
+    out_degree = np.diff(net.exc.indptr) + np.diff(net.inh.indptr)
+    rates, n_spikes, n_events = {}, 0, 0
+    for name, size in cfg.node_sizes().items():
+        _, ids = writer.spike_arrays(name)
+        start, _ = net.node_range(name)
+        n_events += int(out_degree[start + np.asarray(ids, np.int64)].sum())
+        rates[name] = ids.size / size / (cfg.simulation.duration_ms / 1000)
+        n_spikes += ids.size if name in cfg.populations else 0
+    return {"simulator": "mnsim", "target": "numba", "threads": 1,
+            "n_neurons": net.n_neurons, "duration_ms": cfg.simulation.duration_ms,
+            "dt_ms": cfg.simulation.dt_ms, "seed": seed, "sim_time_s": float(np.median(sims)),
+            "total_time_s": mnsim_end_to_end(SPINAL, [f"simulation.seed={seed}"]),
+            "n_spikes": n_spikes, "n_syn_events": n_events,
+            "n_synapses": int(net.exc.size + net.inh.size),
+            **{f"rate_Hz.{k}": v for k, v in rates.items()}}
+
+
+def spinal_rows(peers: bool) -> pd.DataFrame:
+    """The spinal reference network (configs/sci_spasm.toml: motoneuron pool with AHP and
+    PIC, premotor interneurons, Renshaw cells; a cutaneous train at 1 s triggers a
+    spasm) in mnsim and Brian2, same seed, each simulator's own connectivity draw."""
     import mnsim
 
-    cfg = mnsim.load_config(SPINAL, [f"simulation.duration_ms={duration_ms}"])
+    cfg = mnsim.load_config(SPINAL)
+    seed = cfg.simulation.seed
     mnsim.simulate(cfg)  # kernels loaded
-    res = mnsim.simulate(cfg)
-    rows = [{"simulator": "mnsim", "target": "numba", "threads": 1,
-             "sim_time_s": res.wall_time_s,
-             **{f"rate_Hz.{k}": v for k, v in res.rates().rate_Hz.items()}}]
+    rows = [mnsim_spinal(seed)]
     if peers:
-        from benchmarks.peers import brian2_spinal
+        from benchmarks.peers import brian2_config
 
         for target, threads in (("cpp_standalone", 1), ("cpp_standalone", 2), ("cython", 1)):
             try:
-                r = brian2_spinal.run(duration_ms, target, threads=threads,
-                                      seed=cfg.simulation.seed)
+                r = brian2_config.run(None, target, threads=threads, seed=seed, config=SPINAL)
             except Exception as exc:
                 print(f"  [skipped brian2 {target} x{threads}: "
                       f"{str(exc).strip().splitlines()[-1][:160]}]")
                 continue
-            rows.append({"simulator": "brian2", "target": target, "threads": threads,
-                         "sim_time_s": r["sim_time_s"], "total_time_s": r["total_time_s"],
+            rows.append({**{k: r[k] for k in ("simulator", "target", "threads", "n_neurons",
+                                               "duration_ms", "seed", "sim_time_s",
+                                               "total_time_s", "n_syn_events",
+                                               "n_synapses")},
+                         "dt_ms": cfg.simulation.dt_ms, "n_spikes": r["n_neuron_spikes"],
                          **{f"rate_Hz.{k}": v for k, v in r["rates_Hz"].items()}})
     df = pd.DataFrame(rows)
+    steps = df.duration_ms / df.dt_ms
+    df["mean_rate_Hz"] = df.n_spikes / df.n_neurons / (df.duration_ms / 1000)
+    df["ns_per_neuron_step"] = df.sim_time_s / (df.n_neurons * steps) * 1e9
+    df["spikes_per_s"] = df.n_spikes / df.sim_time_s
+    df["syn_events_per_s"] = df.n_syn_events / df.sim_time_s
     df["mnsim/peer (sim)"] = df.sim_time_s.iloc[0] / df.sim_time_s
-    df.loc[0, "mnsim/peer (sim)"] = np.nan
+    df["mnsim/peer (e2e)"] = df.total_time_s.iloc[0] / df.total_time_s
+    df.loc[0, ["mnsim/peer (sim)", "mnsim/peer (e2e)"]] = np.nan
     return df
 
 
@@ -234,6 +294,26 @@ def per_event_figures(r: dict) -> dict:
             "ns_per_syn_event": r["sim_time_s"] / max(events, 1) * 1e9}
 
 
+def print_machine() -> None:
+    """Header: cores, CPU, versions, so that a table is never read without its machine."""
+    import platform
+
+    import numba
+
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(l.split(":", 1)[1].strip() for l in fh if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
+    print(f"machine: {os.cpu_count()} cores ({usable} usable by this process), {cpu}; "
+          f"{platform.system()} {platform.release()}")
+    print(f"python {platform.python_version()}, numpy {np.__version__}, "
+          f"numba {numba.__version__}; peers run in "
+          f"{os.environ.get('BENCH_PEER_PYTHON') or sys.executable}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="shorter runs (about 2 minutes)")
@@ -244,12 +324,13 @@ def main() -> None:
     q = args.quick
     dur4k, dur40k = (2000.0, 500.0) if q else (10000.0, 2000.0)
 
+    print_machine()
     mnsim_coba(200, 50.0)  # compile / load kernels before timing anything
 
     print("\n== COBA (dt 0.1 ms), 1 thread unless noted ==")
     rows = []
     for n, dur in ((4000, dur4k), (40000, dur40k)):
-        rows.append(mnsim_coba(n, dur))
+        rows.append(mnsim_coba(n, dur, end_to_end=True))
         if not args.no_peers:
             for target, threads in (("cpp_standalone", 1), ("cpp_standalone", 2),
                                     ("cython", 1)):
@@ -263,18 +344,34 @@ def main() -> None:
         table.loc[grp.index, "mnsim/peer (sim)"] = [
             ref.sim_time_s / (r.sim_time_s * ref.duration_ms / r.duration_ms)
             if r.simulator != "mnsim" else np.nan for r in grp.itertuples()]
+        table.loc[grp.index, "mnsim/peer (e2e)"] = [  # only for the same duration
+            ref.total_time_s / r.total_time_s
+            if r.simulator != "mnsim" and r.duration_ms == ref.duration_ms else np.nan
+            for r in grp.itertuples()]
         table.loc[grp.index, "rate vs mnsim"] = grp.mean_rate_Hz / ref.mean_rate_Hz
     cols = ["simulator", "target", "threads", "n_neurons", "duration_ms", "seed",
             "sim_time_s", "total_time_s", "mean_rate_Hz", "rate vs mnsim",
-            "ns_per_neuron_step", "ns_per_syn_event", "syn_events_per_s", "mnsim/peer (sim)"]
+            "ns_per_neuron_step", "ns_per_syn_event", "spikes_per_s", "syn_events_per_s",
+            "mnsim/peer (sim)", "mnsim/peer (e2e)"]
     table = table.reindex(columns=cols)
     print(table.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
     table.to_csv(OUT / "coba.csv", index=False)
 
-    print("\n== spinal reference network (benchmarks/networks/spinal.toml), seed 1 ==")
-    spinal = spinal_rows(1000.0 if q else 2000.0, not args.no_peers)
-    print(spinal.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
-    print("(rates agree within 1 % over 16 seeds: benchmarks/compare_spinal.py)")
+    print(f"\n== spinal reference network ({SPINAL.relative_to(ROOT)}, its own duration "
+          f"and seed; mnsim: median of 3 runs) ==")
+    spinal = spinal_rows(not args.no_peers)
+    cols = ["simulator", "target", "threads", "n_neurons", "duration_ms", "seed",
+            "sim_time_s", "total_time_s", "mean_rate_Hz", "ns_per_neuron_step",
+            "spikes_per_s", "syn_events_per_s", "mnsim/peer (sim)", "mnsim/peer (e2e)"]
+    fmt = lambda x: f"{x:.3g}"  # noqa: E731
+    print(spinal[cols].to_string(index=False, float_format=fmt))
+    rate_cols = [c for c in spinal.columns if c.startswith("rate_Hz.")]
+    print("mean rate per population (Hz), the same runs:")
+    print(spinal[["simulator", "target", "threads", *rate_cols]]
+          .rename(columns=lambda c: c.removeprefix("rate_Hz."))
+          .to_string(index=False, float_format=fmt))
+    print("(one seed, two connectivity draws; rates over seeds and the spasm: "
+          "benchmarks/compare_spinal.py)")
     spinal.to_csv(OUT / "spinal.csv", index=False)
 
     if not args.no_peers:
