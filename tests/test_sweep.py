@@ -403,6 +403,35 @@ def test_shipped_sweeps_expand(path):
     n_points = 1
     for v in spec.grid.values():
         n_points *= len(v.values()) if hasattr(v, "values") and callable(v.values) else len(v)
+    if spec.zip:  # zip rows multiply the grid's points
+        n_points *= len(next(iter(spec.zip.values())))
     assert len(plans) == n_points * spec.sweep.replicates
     if path.stem == "sci_phase_map":  # the issue asks for >= 8 x 8 points x 3 replicates
         assert n_points >= 64 and spec.sweep.replicates >= 3
+
+
+def test_grid_with_zip_makes_the_first_zipped_key_a_dimension(tmp_path):
+    """grid x zip: the dataset has the grid key and the first zipped key as dimensions,
+    the other zipped key as a coordinate along it, and every run in its cell."""
+    spec = make_spec(tmp_path, """
+        [sweep]
+        base = "base.toml"
+        replicates = 1
+        seed = 2
+        metrics = ["rates"]
+
+        [grid]
+        "populations.mn.leak_reversal_mV" = [-72.0, -68.0]
+
+        [zip]
+        "projections.aff_mn.weight_nS" = [2.0, 3.0, 4.0]
+        "sources.aff.rate_Hz" = [20.0, 30.0, 40.0]
+        """)
+    sw = run_sweep(spec, tmp_path / "out", workers=1, progress=False)
+    ds = sw.to_dataset()
+    assert ds["rate_Hz.mn"].dims == ("populations.mn.leak_reversal_mV",
+                                     "projections.aff_mn.weight_nS", "replicate")
+    assert ds["sources.aff.rate_Hz"].values.tolist() == [20.0, 30.0, 40.0]
+    rates = ds["rate_Hz.aff"].isel(replicate=0)
+    # the source's measured rate follows the zipped rate in every grid row
+    np.testing.assert_allclose(rates, [[20.0, 30.0, 40.0]] * 2, rtol=0.25)

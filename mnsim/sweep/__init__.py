@@ -54,19 +54,31 @@ class Sweep:
     def to_dataset(self):
         """The summary as an ``xarray.Dataset``.
 
-        A grid sweep is indexed by its swept keys and ``replicate``; zipped or sampled
-        sweeps by ``point`` and ``replicate``, with the swept values as coordinates along
-        ``point``. Data variables: the metrics (``metric.`` prefix dropped), wall time.
+        A grid sweep is indexed by its swept keys and ``replicate``. With a ``[zip]``
+        too, the first zipped key is one more dimension (if its values differ row by
+        row) and the other zipped keys are coordinates along it. Sampled sweeps are
+        indexed by ``point`` and ``replicate``, with the swept values as coordinates
+        along ``point``. Data variables: the metrics (``metric.`` prefix dropped), wall
+        time.
         """
         df = self.summary.copy()
-        keys = self.spec.axis_keys()
+        spec = self.spec
+        keys = spec.axis_keys()
         metrics = [c for c in df.columns if c.startswith("metric.")]
         values = df[metrics + ["wall_time_s", "seed"]].rename(
             columns={m: m[len("metric."):] for m in metrics})
-        only_grid = keys and list(self.spec.grid) == keys
-        if only_grid:
-            index = [df[f"param.{k}"].rename(k) for k in keys] + [df["replicate"]]
+        zipped = list(spec.zip)
+        lead = zipped[0] if zipped else None
+        as_axes = keys and spec.sample is None and (
+            lead is None or len(set(map(str, spec.zip[lead]))) == len(spec.zip[lead]))
+        if as_axes:
+            dims = list(spec.grid) + ([lead] if lead else [])
+            index = [df[f"param.{k}"].rename(k) for k in dims] + [df["replicate"]]
             ds = values.set_index(pd.MultiIndex.from_arrays(index)).to_xarray()
+            for k in zipped[1:]:
+                along = dict(zip(map(str, spec.zip[lead]), spec.zip[k]))
+                ds = ds.assign_coords({k: (lead, [along[str(v)] for v in
+                                                  ds[lead].values])})
         else:
             ds = values.set_index(pd.MultiIndex.from_arrays(
                 [df["point"], df["replicate"]])).to_xarray()
