@@ -51,59 +51,52 @@ _NEVER = -(1 << 40)
 
 # site indices on every axon
 SOMA, LESION = 0, 1
-# counters in Axons.stats
-BIRTHS, BLOCKED, COLLISIONS, EPHAPTIC, INVASIONS, OVERFLOW = range(6)
+# rows of Axons.ia (per-axon integers)
+NEURON, END, REFR, TERM, AD_N, AD_IV, COUNT, ACTIVE, ACTIVE_AT = range(9)
+# entries of Axons.state: two counters, then the event counts reported after the run
+N_ACTIVE, N_PEND, SEED = 0, 1, 2
+BIRTHS, BLOCKED, COLLISIONS, EPHAPTIC, INVASIONS, OVERFLOW = range(3, 9)
 STAT_NAMES = ("births", "blocked_births", "collisions", "ephaptic_excitations",
               "soma_invasions", "pending_overflow")
 
 
 @dataclass
 class Axons:
-    """Every array of the axon model; empty (``n == 0``) when no population has axons."""
+    """Every array of the axon model; empty (``n == 0``) when no population has axons.
 
-    neuron: np.ndarray        # (A,) int64 global neuron index of each axon
-    axon_of: np.ndarray       # (n_neurons,) int64, -1 for neurons without an axon
-    end: np.ndarray           # (A,) int64 position of the endplates
-    refractory: np.ndarray    # (A,) int64 steps
-    site: np.ndarray          # (A, S) int64 positions: 0 soma, 1 lesion (-1: none), inputs
-    last: np.ndarray          # (A, S) int64 step of the last excitation of each site
-    pos: np.ndarray           # (A, K) int64 positions of the spikes in flight
-    direction: np.ndarray     # (A, K) int64 +1 orthodromic, -1 antidromic
-    count: np.ndarray         # (A,) int64 spikes in flight
-    active: np.ndarray        # (A,) int64 axons with spikes, first n_active[0] valid
-    active_at: np.ndarray     # (A,) int64 index in ``active``, -1 if idle
-    n_active: np.ndarray      # (1,) int64
-    term_node: np.ndarray     # (A,) int64 node id of the axon's terminal spikes
-    eph_ptr: np.ndarray       # (A+1,) int64 CSR of couplings by source axon
-    eph_post: np.ndarray      # (E,) int64
-    eph_delay: np.ndarray     # (E,) int64 steps
-    eph_p: np.ndarray         # (E,) float64 transmission probability
-    ad_p: np.ndarray          # (A,) float64 after-discharge probability
-    ad_n: np.ndarray          # (A,) int64 after-discharges per train
-    ad_interval: np.ndarray   # (A,) int64 steps
-    pend_step: np.ndarray     # (C,) int64 pending excitations of lesion sites
-    pend_axon: np.ndarray     # (C,) int64
-    pend_left: np.ndarray     # (C,) int64 after-discharges still to follow (0: ephaptic)
-    n_pend: np.ndarray        # (1,) int64
-    in_ptr: np.ndarray        # (n_source_nodes+1,) int64 CSR: source node -> births
-    in_axon: np.ndarray       # int64
-    in_site: np.ndarray       # int64
-    seed: np.ndarray          # (1,) uint64
-    stats: np.ndarray         # (len(STAT_NAMES),) int64
-    pop_names: list           # populations with axons, in node order
-    pop_first: np.ndarray     # (P_axon+1,) first axon of each such population
+    The kernels take a dozen arrays rather than one per quantity: numba's compile time
+    grows steeply with the number of arrays handed from function to function (29
+    separate arrays took 7.5 s to compile, most of a cold start).
+    """
+
+    ia: np.ndarray        # (9, A) int64: rows NEURON ... ACTIVE_AT (see above)
+    spk: np.ndarray       # (2, A, K) int64: position, direction (+1/-1; 0 = free slot)
+    sites: np.ndarray     # (2, A, S) int64: site position (-1: none), step last excited
+    eph_ptr: np.ndarray   # (A+1,) int64: CSR of ephaptic couplings by source axon
+    eph_pd: np.ndarray    # (2, E) int64: coupled axon, delay in steps
+    eph_p: np.ndarray     # (E,) float64: transmission probability
+    ad_p: np.ndarray      # (A,) float64: after-discharge probability
+    pend: np.ndarray      # (3, C) int64: pending lesion excitations: step, axon,
+                          #   after-discharges still to follow (0: ephaptic)
+    state: np.ndarray     # (9,) int64: N_ACTIVE, N_PEND, SEED, then STAT_NAMES counts
+    in_ptr: np.ndarray    # (n_source_nodes+1,) int64: CSR, source node -> births
+    in_as: np.ndarray     # (2, M) int64: axon, site of each birth
+    axon_of: np.ndarray   # (n_neurons,) int64, -1 for neurons without an axon
+    pop_names: list       # populations with axons, in node order
+    pop_first: np.ndarray  # (P_axon+1,) first axon of each such population
 
     @property
     def n(self) -> int:
-        return int(self.neuron.size)
+        return int(self.ia.shape[1])
+
+    @property
+    def stats(self) -> np.ndarray:
+        """Event counts over the run, in the order of STAT_NAMES."""
+        return self.state[BIRTHS:]
 
     def kernel_args(self) -> tuple:
-        return (self.neuron, self.axon_of, self.end, self.refractory, self.site, self.last,
-                self.pos, self.direction, self.count, self.active, self.active_at,
-                self.n_active, self.term_node, self.eph_ptr, self.eph_post, self.eph_delay,
-                self.eph_p, self.ad_p, self.ad_n, self.ad_interval, self.pend_step,
-                self.pend_axon, self.pend_left, self.n_pend, self.in_ptr, self.in_axon,
-                self.in_site, self.seed, self.stats)
+        return (self.ia, self.spk, self.sites, self.eph_ptr, self.eph_pd, self.eph_p,
+                self.ad_p, self.pend, self.state, self.in_ptr, self.in_as, self.axon_of)
 
 
 def build_axons(cfg, net) -> Axons:
@@ -210,21 +203,20 @@ def build_axons(cfg, net) -> Axons:
     per_axon = (longest // refr + 2) * (degree + np.where(ad_p > 0, 1, 0))
     cap = int(per_axon.sum()) + 16 if A else 1
 
-    term0 = net.n_nodes
+    ia = np.zeros((9, A), np.int64)
+    ia[NEURON], ia[END], ia[REFR] = neuron, end, refr
+    ia[TERM] = net.n_nodes + np.arange(A)
+    ia[AD_N], ia[AD_IV], ia[ACTIVE_AT] = ad_n, ad_iv, -1
+    state = np.zeros(9, np.int64)
+    state[SEED] = zlib.crc32(b"axons") ^ (seed & 0xFFFFFFFFFFFF)
     return Axons(
-        neuron=neuron.astype(np.int64), axon_of=axon_of, end=end, refractory=refr,
-        site=site, last=np.full((A, n_sites), _NEVER, np.int64),
-        pos=np.zeros((A, slots), np.int64), direction=np.zeros((A, slots), np.int64),
-        count=np.zeros(A, np.int64), active=np.zeros(A, np.int64),
-        active_at=np.full(A, -1, np.int64), n_active=np.zeros(1, np.int64),
-        term_node=term0 + np.arange(A, dtype=np.int64),
-        eph_ptr=eph_ptr, eph_post=post.astype(np.int64), eph_delay=delay.astype(np.int64),
-        eph_p=prob.astype(np.float64), ad_p=ad_p, ad_n=ad_n, ad_interval=ad_iv,
-        pend_step=np.zeros(cap, np.int64), pend_axon=np.zeros(cap, np.int64),
-        pend_left=np.zeros(cap, np.int64), n_pend=np.zeros(1, np.int64),
-        in_ptr=in_ptr, in_axon=in_axon, in_site=in_site,
-        seed=np.array([zlib.crc32(b"axons") ^ (seed & 0xFFFFFFFFFFFF)], np.uint64),
-        stats=np.zeros(len(STAT_NAMES), np.int64), pop_names=pops, pop_first=first)
+        ia=ia, spk=np.zeros((2, A, slots), np.int64),
+        sites=np.stack([site, np.full_like(site, _NEVER)]),
+        eph_ptr=eph_ptr, eph_pd=np.stack([post, delay]).astype(np.int64).reshape(2, -1),
+        eph_p=prob.astype(np.float64), ad_p=ad_p, pend=np.zeros((3, cap), np.int64),
+        state=state, in_ptr=in_ptr,
+        in_as=np.stack([in_axon, in_site]).astype(np.int64).reshape(2, -1),
+        axon_of=axon_of, pop_names=pops, pop_first=first)
 
 
 # --------------------------------------------------------------------------------------
@@ -247,84 +239,92 @@ def _uniform(seed, k, a, c):
 
 
 @njit(**NJIT)
-def _add_spike(ax, a, p, d):
-    pos, direction, count, active, active_at, n_active = ax[6], ax[7], ax[8], ax[9], \
-        ax[10], ax[11]
-    c = count[a]
-    pos[a, c] = p
-    direction[a, c] = d
-    count[a] = c + 1
+def _add_spike(ia, spk, state, a, p, d):
+    c = ia[COUNT, a]
+    spk[0, a, c] = p
+    spk[1, a, c] = d
+    ia[COUNT, a] = c + 1
     if c == 0:
-        active_at[a] = n_active[0]
-        active[n_active[0]] = a
-        n_active[0] += 1
+        ia[ACTIVE_AT, a] = state[N_ACTIVE]
+        ia[ACTIVE, state[N_ACTIVE]] = a
+        state[N_ACTIVE] += 1
 
 
 @njit(**NJIT)
-def _pend(ax, k, a, left):
+def _pend(pend, state, k, a, left):
     """Schedule an excitation of axon ``a``'s lesion at step ``k`` (``left`` > 0: an
     after-discharge, with ``left - 1`` more to follow)."""
-    pend_step, pend_axon, pend_left, n_pend, stats = ax[20], ax[21], ax[22], ax[23], ax[28]
-    m = n_pend[0]
-    if m >= pend_step.size:
-        stats[OVERFLOW] += 1  # reported (and raised) by the driver
+    m = state[N_PEND]
+    if m >= pend.shape[1]:
+        state[OVERFLOW] += 1  # reported (and raised) by the driver
         return
-    pend_step[m] = k
-    pend_axon[m] = a
-    pend_left[m] = left
-    n_pend[0] = m + 1
+    pend[0, m] = k
+    pend[1, m] = a
+    pend[2, m] = left
+    state[N_PEND] = m + 1
 
 
 @njit(**NJIT)
-def _excite_lesion(ax, k, a, may_start_train):
+def _excite_lesion(ia, eph_ptr, eph_pd, eph_p, ad_p, pend, state, k, a, may_start_train):
     """The lesion site of axon ``a`` was excited at step ``k`` (a spike passed or was
     born there): ephaptic transmission to the coupled axons and, by chance (not for an
     after-discharge itself), a train of after-discharges."""
-    eph_ptr, eph_post, eph_delay, eph_p = ax[13], ax[14], ax[15], ax[16]
-    ad_p, ad_n, ad_interval, seed = ax[17], ax[18], ax[19], ax[27]
+    seed = np.uint64(state[SEED])
     for c in range(eph_ptr[a], eph_ptr[a + 1]):
-        if eph_p[c] >= 1.0 or _uniform(seed[0], k, a, c + 1) < eph_p[c]:
-            _pend(ax, k + eph_delay[c], eph_post[c], 0)
-    if may_start_train and ad_p[a] > 0.0 and _uniform(seed[0], k, a, 0) < ad_p[a]:
-        _pend(ax, k + ad_interval[a], a, ad_n[a])
+        if eph_p[c] >= 1.0 or _uniform(seed, k, a, c + 1) < eph_p[c]:
+            _pend(pend, state, k + eph_pd[1, c], eph_pd[0, c], 0)
+    if may_start_train and ad_p[a] > 0.0 and _uniform(seed, k, a, 0) < ad_p[a]:
+        _pend(pend, state, k + ia[AD_IV, a], a, ia[AD_N, a])
 
 
 @njit(**NJIT)
-def birth(ax, k, a, s, may_start_train=True):
+def birth(ia, spk, sites, eph_ptr, eph_pd, eph_p, ad_p, pend, state, k, a, s,
+          may_start_train):
     """Excite site ``s`` of axon ``a`` at step ``k``. Returns True if spikes were born,
     False if the site was refractory."""
-    end, refractory, site, last, stats = ax[2], ax[3], ax[4], ax[5], ax[28]
-    if k - last[a, s] < refractory[a]:
-        stats[BLOCKED] += 1
+    if k - sites[1, a, s] < ia[REFR, a]:
+        state[BLOCKED] += 1
         return False
-    p = site[a, s]
-    for q in range(site.shape[1]):  # sites may coincide: all of them are excited
-        if site[a, q] == p:
-            last[a, q] = k
-    stats[BIRTHS] += 1
-    if p < end[a]:
-        _add_spike(ax, a, p, 1)
+    p = sites[0, a, s]
+    for q in range(sites.shape[2]):  # sites may coincide: all of them are excited
+        if sites[0, a, q] == p:
+            sites[1, a, q] = k
+    state[BIRTHS] += 1
+    if p < ia[END, a]:
+        _add_spike(ia, spk, state, a, p, 1)
     if p > 0 and s != SOMA:
-        _add_spike(ax, a, p, -1)
-    if s == LESION or site[a, LESION] == p:
-        _excite_lesion(ax, k, a, may_start_train)
+        _add_spike(ia, spk, state, a, p, -1)
+    if s == LESION or sites[0, a, LESION] == p:
+        _excite_lesion(ia, eph_ptr, eph_pd, eph_p, ad_p, pend, state, k, a,
+                       may_start_train)
     return True
 
 
 @njit(**NJIT)
-def move(ax, k, nrn, st, record, spk_step, spk_node, n_spk, exc, inh, ring_exc, ring_inh):
+def _invade(i, v, g_ahp, refractory_left, reset, refractory_steps, ahp_increment):
+    """An antidromic spike reaches soma ``i``: it resets it unless it is refractory."""
+    if refractory_left[i] != 0:
+        return False
+    v[i] = reset[i]
+    refractory_left[i] = max(refractory_steps[i] - 1, 0)
+    g_ahp[i] += ahp_increment[i]
+    return True
+
+
+@njit(**NJIT)
+def move(ia, spk, sites, eph_ptr, eph_pd, eph_p, ad_p, pend, state, k, soma, record,
+         spk_step, spk_node, n_spk, exc, inh, ring_exc, ring_inh):
     """Advance every spike in flight to step ``k``: collisions, sites passed, arrivals at
-    the soma (collaterals, invasion) and at the muscle. Returns the new ``n_spk``."""
-    (neuron, axon_of, end, refractory, site, last, pos, direction, count, active,
-     active_at, n_active) = ax[:12]
-    term_node, stats = ax[12], ax[28]
-    v, g_exc, g_inh, g_ahp, refractory_left = st[0], st[1], st[2], st[3], st[5]
-    reset, refractory_steps, ahp_increment = nrn[4], nrn[5], nrn[7]
-    n_sites = site.shape[1]
+    the soma (collaterals, invasion) and at the muscle. ``soma`` = (v, g_exc, g_inh,
+    g_ahp, refractory_left, reset, refractory_steps, ahp_increment). Returns the new
+    ``n_spk``."""
+    v, g_exc, g_inh, g_ahp, refractory_left, reset, refractory_steps, ahp_increment = soma
+    pos, direction = spk[0], spk[1]
+    n_sites = sites.shape[2]
     j = 0
-    while j < n_active[0]:
-        a = active[j]
-        c = count[a]
+    while j < state[N_ACTIVE]:
+        a = ia[ACTIVE, j]
+        c = ia[COUNT, a]
         both = False
         for s in range(c):
             pos[a, s] += direction[a, s]
@@ -338,108 +338,107 @@ def move(ax, k, nrn, st, record, spk_step, spk_node, n_spk, exc, inh, ring_exc, 
                             and pos[a, s] >= pos[a, r]:
                         direction[a, s] = 0
                         direction[a, r] = 0
-                        stats[COLLISIONS] += 1
+                        state[COLLISIONS] += 1
                         break
         for s in range(c):
             d = direction[a, s]
             p = pos[a, s]
             if d == -1 and p <= 0:  # arrival at the soma and its collaterals
                 direction[a, s] = 0
-                last[a, SOMA] = k
-                i = neuron[a]
+                sites[1, a, SOMA] = k
+                i = ia[NEURON, a]
                 _deposit(i, k, exc[0], exc[1], exc[2], exc[3], ring_exc, g_exc)
                 _deposit(i, k, inh[0], inh[1], inh[2], inh[3], ring_inh, g_inh)
-                if refractory_left[i] == 0:  # invasion
-                    v[i] = reset[i]
-                    refractory_left[i] = max(refractory_steps[i] - 1, 0)
-                    g_ahp[i] += ahp_increment[i]
-                    stats[INVASIONS] += 1
+                if _invade(i, v, g_ahp, refractory_left, reset, refractory_steps,
+                           ahp_increment):
+                    state[INVASIONS] += 1
                     if record[i]:
                         spk_step[n_spk] = k
                         spk_node[n_spk] = i
                         n_spk += 1
-            elif d == 1 and p >= end[a]:  # arrival at the muscle
+            elif d == 1 and p >= ia[END, a]:  # arrival at the muscle
                 direction[a, s] = 0
-                t = term_node[a]
+                t = ia[TERM, a]
                 if record[t]:
                     spk_step[n_spk] = k
                     spk_node[n_spk] = t
                     n_spk += 1
             elif d != 0:
                 for q in range(1, n_sites):
-                    if site[a, q] == p:
-                        last[a, q] = k
-                if site[a, LESION] == p:
-                    _excite_lesion(ax, k, a, True)
+                    if sites[0, a, q] == p:
+                        sites[1, a, q] = k
+                if sites[0, a, LESION] == p:
+                    _excite_lesion(ia, eph_ptr, eph_pd, eph_p, ad_p, pend, state, k, a,
+                                   True)
         m = 0  # compact the survivors
         for s in range(c):
             if direction[a, s] != 0:
                 pos[a, m] = pos[a, s]
                 direction[a, m] = direction[a, s]
                 m += 1
-        count[a] = m
+        ia[COUNT, a] = m
         if m == 0:  # idle: swap-remove from the active list (j now holds another axon)
-            moved = active[n_active[0] - 1]
-            active[j] = moved
-            active_at[moved] = j
-            active_at[a] = -1
-            n_active[0] -= 1
+            moved = ia[ACTIVE, state[N_ACTIVE] - 1]
+            ia[ACTIVE, j] = moved
+            ia[ACTIVE_AT, moved] = j
+            ia[ACTIVE_AT, a] = -1
+            state[N_ACTIVE] -= 1
         else:
             j += 1
     return n_spk
 
 
 @njit(**NJIT)
-def due(ax, k):
+def due(ia, spk, sites, eph_ptr, eph_pd, eph_p, ad_p, pend, state, k):
     """Births of the lesion excitations due at step ``k``: ephaptic transmission and
     after-discharges."""
-    pend_step, pend_axon, pend_left, n_pend = ax[20], ax[21], ax[22], ax[23]
-    ad_interval, stats = ax[19], ax[28]
     m = 0
-    while m < n_pend[0]:
-        if pend_step[m] != k:
+    while m < state[N_PEND]:
+        if pend[0, m] != k:
             m += 1
             continue
-        a, left = pend_axon[m], pend_left[m]
-        last = n_pend[0] - 1  # swap-remove first: births append new entries
-        pend_step[m] = pend_step[last]
-        pend_axon[m] = pend_axon[last]
-        pend_left[m] = pend_left[last]
-        n_pend[0] = last
+        a, left = pend[1, m], pend[2, m]
+        last = state[N_PEND] - 1  # swap-remove first: births append new entries
+        pend[0, m], pend[1, m], pend[2, m] = pend[0, last], pend[1, last], pend[2, last]
+        state[N_PEND] = last
         if left == 0:
-            if birth(ax, k, a, LESION):
-                stats[EPHAPTIC] += 1
+            if birth(ia, spk, sites, eph_ptr, eph_pd, eph_p, ad_p, pend, state, k, a,
+                     LESION, True):
+                state[EPHAPTIC] += 1
         else:  # one after-discharge; the train goes on even when one is blocked
-            birth(ax, k, a, LESION, False)
+            birth(ia, spk, sites, eph_ptr, eph_pd, eph_p, ad_p, pend, state, k, a, LESION,
+                  False)
             if left > 1:
-                _pend(ax, k + ad_interval[a], a, left - 1)
+                _pend(pend, state, k + ia[AD_IV, a], a, left - 1)
 
 
 @njit(**NJIT)
-def axon_step(ax, k, nrn, st, spiked, record, spk_step, spk_node, n_spk, exc, inh,
+def axon_step(ax, k, soma, spiked, record, spk_step, spk_node, n_spk, exc, inh,
               ring_exc, ring_inh):
     """The axon part of step ``k``: spikes in flight move, soma spikes of the last update
     enter their axons (and reach the collaterals unless blocked), pending lesion
     excitations are born. Returns the new ``n_spk``."""
-    neuron, n_active, n_pend = ax[0], ax[11], ax[23]
-    g_exc, g_inh = st[1], st[2]
-    if n_active[0]:
-        n_spk = move(ax, k, nrn, st, record, spk_step, spk_node, n_spk, exc, inh,
-                     ring_exc, ring_inh)
-    for a in range(neuron.size):
-        i = neuron[a]
-        if spiked[i] and birth(ax, k, a, SOMA):
+    ia, spk, sites, eph_ptr, eph_pd, eph_p, ad_p, pend, state = ax[:9]
+    g_exc, g_inh = soma[1], soma[2]
+    if state[N_ACTIVE]:
+        n_spk = move(ia, spk, sites, eph_ptr, eph_pd, eph_p, ad_p, pend, state, k, soma,
+                     record, spk_step, spk_node, n_spk, exc, inh, ring_exc, ring_inh)
+    for a in range(ia.shape[1]):
+        i = ia[NEURON, a]
+        if spiked[i] and birth(ia, spk, sites, eph_ptr, eph_pd, eph_p, ad_p, pend, state,
+                               k, a, SOMA, True):
             _deposit(i, k, exc[0], exc[1], exc[2], exc[3], ring_exc, g_exc)
             _deposit(i, k, inh[0], inh[1], inh[2], inh[3], ring_inh, g_inh)
-    if n_pend[0]:
-        due(ax, k)
+    if state[N_PEND]:
+        due(ia, spk, sites, eph_ptr, eph_pd, eph_p, ad_p, pend, state, k)
     return n_spk
 
 
 @njit(**NJIT)
 def inputs(ax, k, node, n_neurons):
     """Births at the sites that source ``node``'s spike at step ``k`` excites."""
-    in_ptr, in_axon, in_site = ax[24], ax[25], ax[26]
+    ia, spk, sites, eph_ptr, eph_pd, eph_p, ad_p, pend, state, in_ptr, in_as = ax[:11]
     j = node - n_neurons
     for m in range(in_ptr[j], in_ptr[j + 1]):
-        birth(ax, k, in_axon[m], in_site[m])
+        birth(ia, spk, sites, eph_ptr, eph_pd, eph_p, ad_p, pend, state, k, in_as[0, m],
+              in_as[1, m], True)

@@ -188,10 +188,10 @@ def advance(k0, k1, nrn, pops, st, exc, inh, ring_exc, ring_inh, events, ev_ptr,
     Returns ``(k, ev_ptr, n_spk)``: the step reached (``k1`` unless the spike buffer
     would overflow first), the next unread source event, and the spikes recorded.
 
-    ``ax`` is None for a network without motor axons, ``rel`` None when no source has
-    a release gain or depression: numba then compiles a version without that code
-    (``is None`` is decided at compile time), because those calls, even never taken,
-    slow the time loop by 15 %.
+    ``ax`` and ``rel`` are both None for a network without motor axons and without
+    afferent release gain or depression: numba then compiles a version without that
+    code (``is None`` is decided at compile time), because those calls, even never
+    taken, slow the time loop by 15 %. Otherwise both are given (either may be idle).
     """
     (pop_start, e_exc, e_inh, e_ahp, e_pic, exc_decay, inh_decay, has_pic, delayed_exc,
      delayed_inh, uniform, uniform_par) = pops
@@ -205,7 +205,8 @@ def advance(k0, k1, nrn, pops, st, exc, inh, ring_exc, ring_inh, events, ev_ptr,
     g_exc, g_inh, i_inj = st[1], st[2], st[6]
     n_axons = 0
     if ax is not None:
-        axon_of, n_axons, axon_inputs = ax[1], ax[0].size, ax[24][-1] > 0
+        axon_of, n_axons, axon_inputs = ax[11], ax[0].shape[1], ax[9][-1] > 0
+        soma = (st[0], st[1], st[2], st[3], st[5], nrn[4], nrn[5], nrn[7])
     for k in range(k0, k1):
         # room for the worst case of this step: every neuron, two spikes per axon (at the
         # soma and at the muscle) and all the step's source events
@@ -216,7 +217,7 @@ def advance(k0, k1, nrn, pops, st, exc, inh, ring_exc, ring_inh, events, ev_ptr,
             return k, ev_ptr, n_spk
         # 0. motor axons: spikes in flight move, soma spikes enter the axons
         if ax is not None:
-            n_spk = _ax.axon_step(ax, k, nrn, st, spiked, record, spk_step, spk_node,
+            n_spk = _ax.axon_step(ax, k, soma, spiked, record, spk_step, spk_node,
                                   n_spk, exc, inh, ring_exc, ring_inh)
         # 1. source spikes (timed at the start of step k)
         while ev_ptr < e_end:
@@ -325,10 +326,13 @@ def run(net: Network, writer: Writer, progress: Callable[[float], None] | None =
     """
     t_start = time.perf_counter()
     nrn, pops, st, exc, inh = _kernel_args(net)
-    ax = net.axons.kernel_args() if net.axons.n else None
+    # motor axons and afferent release share one specialisation of the time loop (two
+    # in all: fewer to compile), in which either may be idle
     r = net.release
+    extended = net.axons.n > 0 or bool(r["modulated"].any())
+    ax = net.axons.kernel_args() if extended else None
     rel = ((r["gain"], r["use"], r["rate_per_step"], r["x"], r["last_step"])
-           if r["modulated"].any() else None)
+           if extended else None)
     n = net.n_neurons
     chunk = net.chunk_steps
     spiked = np.zeros(n, np.bool_)
@@ -403,7 +407,7 @@ def run(net: Network, writer: Writer, progress: Callable[[float], None] | None =
                     block = tr_buf[tr_offset[g]:tr_offset[g] + tr_rows[g] * ncol]
                     writer.traces(g, int(rows_written[g]), block.reshape(tr_rows[g], ncol))
                     rows_written[g] += tr_rows[g]
-        if net.axons.stats[_ax.OVERFLOW]:  # sized from a proven bound: a bug if hit
+        if net.axons.state[_ax.OVERFLOW]:  # sized from a proven bound: a bug if hit
             raise RuntimeError("axon model: pending lesion excitations overflowed")
         if not np.all(np.isfinite(st[0])):
             bad = int(np.flatnonzero(~np.isfinite(st[0]))[0])

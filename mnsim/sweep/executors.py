@@ -36,7 +36,7 @@ def warm_kernels(cfg: Any = None) -> None:
     """Compile (or load from numba's cache) the kernels, so that runs never compile;
     safe to call repeatedly.
 
-    The time loop has one specialisation per combination of motor axons and afferent
+    The time loop has two specialisations: plain, and with motor axons or afferent
     release modulation (see :func:`mnsim.engine.advance`). A tiny network compiles the
     plain one; with ``cfg`` (a sweep's first run), a ten-step copy of it compiles the
     one that config needs, with its muscle kernels.
