@@ -143,7 +143,8 @@ def test_antagonist_volley_inhibits_the_agonist_disynaptically(reciprocal_runs):
         # the trough comes one synapse later: ~1 ms (0.5-2 ms) after the peak
         lag = ant["trough_onset_ms"] - ago["peak_onset_ms"]
         assert 0.5 <= lag <= 2.0, (seed, lag, ago, ant)
-        assert ant["inhibition"] >= 0.4, (seed, ant)
+        # partial, not complete, silencing over the 5 ms after the onset
+        assert 0.4 <= ant["inhibition"] <= 0.9, (seed, ant)
 
 
 def test_reciprocal_inhibition_vanishes_without_the_ia_interneuron_synapse(
