@@ -34,7 +34,10 @@ def ramps():
     return {"healthy": {s: triangle(s) for s in SEEDS},
             "no_pic": {s: triangle(s, "populations.mn.pic_gain=0") for s in KNOB_SEEDS},
             "raised_pic": {s: triangle(s, "populations.mn.pic_gain=1.0")
-                           for s in KNOB_SEEDS}}
+                           for s in KNOB_SEEDS},
+            # healthy.toml's own PIC inactivation (half at -62 mV instead of -59 mV)
+            "healthy_toml_pic": {s: triangle(s, "populations.mn.pic_inactivation_half_mV"
+                                                "=-62") for s in KNOB_SEEDS}}
 
 
 def test_recruitment_is_orderly_under_a_slow_ramp(ramps):
@@ -70,6 +73,14 @@ def test_delta_f_needs_the_pic_and_grows_with_it(ramps):
         # without the PIC, recruitment and derecruitment happen at the same drive
         assert len(off) >= 5 and abs(off.mean()) < 1.0, (seed, off.mean())
         assert high > base + 1.5, (seed, base, high)
+
+
+def test_healthy_toml_pic_inactivation_leaves_no_delta_f(ramps):
+    """Why the protocol moves the PIC half-inactivation: at healthy.toml's -62 mV the
+    PIC inactivates during the ramp and Delta F stays near 0, below the human range."""
+    for seed in KNOB_SEEDS:
+        per = ramps["healthy_toml_pic"][seed]["delta_f"]
+        assert per.mean() < 1.0, (seed, per.mean())
 
 
 def test_steady_discharge_is_regular():
