@@ -541,8 +541,9 @@ def _bursts(res: Result) -> dict[str, float]:
 
 
 # == motor-pool protocols: discharge spans, smoothed rates, paired-unit Delta F ==========
-# Analyses of slow ramp contractions (configs/healthy_triangle.toml). Definitions in
-# docs/model.md, "Analysis metrics"; sources in docs/literature.md, sections 3 and 4.
+# Analyses of slow ramps, steady drive and conditioning volleys (configs/healthy_triangle,
+# healthy_steady, reciprocal_inhibition). Definitions in docs/model.md, "Motor-pool
+# protocols"; sources in docs/literature.md, section 9.
 
 #: Longest interspike interval (ms) within one discharge episode: a unit firing slower
 #: than 2 Hz is taken as derecruited (steady human motor-unit discharge is >= ~5 Hz).
@@ -614,9 +615,9 @@ def smoothed_rate(spike_times_ms: np.ndarray, at_ms: np.ndarray,
     return out
 
 
-#: Default criteria of a valid control/test pair (docs/literature.md, section 4).
-PAIR_CRITERIA = dict(min_recruit_lag_ms=1000.0, min_rate_r=0.7, min_modulation_Hz=0.5,
-                     min_headroom_Hz=0.5)
+#: Default criteria of a valid control/test pair (docs/literature.md, section 9).
+PAIR_CRITERIA = {"min_recruit_lag_ms": 1000.0, "min_rate_r": 0.7,
+                 "min_modulation_Hz": 0.5, "min_headroom_Hz": 0.5}
 
 
 def delta_f_pairs(res: Result, population: str, *, window_ms: float = RATE_SMOOTH_ms,
@@ -652,8 +653,7 @@ def delta_f_pairs(res: Result, population: str, *, window_ms: float = RATE_SMOOT
       5. c's rate modulation, its peak rate during t's discharge minus its rate at its
          own derecruitment, exceeds Delta F by at least ``min_headroom_Hz`` (else c
          was itself at its floor and cannot report a further fall in drive; 0.5 pps,
-         Stephenson & Maluf-type criterion as used in the soleus study, J
-         Neurophysiol 2019, PMC6879958).
+         as in the soleus study, J Neurophysiol 2019, 122:2095, PMC6879958).
 
     Returns one row per ordered pair with c recruited before t: ``control``,
     ``test``, ``recruit_lag_ms``, ``rate_r``, ``modulation_Hz``, ``headroom_Hz``
@@ -663,6 +663,12 @@ def delta_f_pairs(res: Result, population: str, *, window_ms: float = RATE_SMOOT
     --------
     delta_f_units : Delta F per test unit (mean over its valid controls) and overall.
     delta_f : the single-pair estimate with a moving-average rate.
+
+    Examples
+    --------
+    >>> res = mnsim.simulate(mnsim.load_config("configs/healthy_triangle.toml"))
+    >>> pairs = delta_f_pairs(res, "mn")
+    >>> pairs[pairs.valid].groupby("test").delta_f_Hz.mean().mean()   # ~3-4 pps
     """
     import pandas as pd
 

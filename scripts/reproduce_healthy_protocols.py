@@ -127,8 +127,8 @@ def ramp_panel(ax, res: mnsim.Result, pairs: pd.DataFrame) -> None:
         tn = tn[(tn >= sp.recruit_ms) & (tn <= sp.derecruit_ms)]
         r = smoothed_rate(tn, grid)
         r[(grid < sp.recruit_ms) | (grid > sp.derecruit_ms)] = np.nan
-        style = dict(lw=1.6, color="C3" if n == control else "C0") if n in (control, test) \
-            else dict(lw=0.7, color="0.6")
+        style = ({"lw": 1.6, "color": "C3" if n == control else "C0"}
+                 if n in (control, test) else {"lw": 0.7, "color": "0.6"})
         ax.plot(grid / 1000.0, r, **style)
     tc = np.sort(t[ids == control])
     tc = tc[(tc >= th.recruit_ms[control]) & (tc <= th.derecruit_ms[control])]
@@ -138,7 +138,7 @@ def ramp_panel(ax, res: mnsim.Result, pairs: pd.DataFrame) -> None:
         ax.axvline(x / 1000.0, color="C0", ls=":", lw=0.8)
         ax.plot(x / 1000.0, f, "o", color="C3", ms=4)
     ax.annotate("", xy=(off / 1000.0 + 0.4, f_off), xytext=(off / 1000.0 + 0.4, f_on),
-                arrowprops=dict(arrowstyle="<->", color="k", lw=0.8))
+                arrowprops={"arrowstyle": "<->", "color": "k", "lw": 0.8})
     ax.hlines([f_on, f_off], on / 1000.0, off / 1000.0 + 0.6, color="C3", lw=0.6, ls="--")
     ax.text(0.02, 0.97, f"ΔF = {f_on - f_off:.1f} pps: control {control}'s rate at test "
             f"{test}'s\nrecruitment minus at its derecruitment (dotted)",
