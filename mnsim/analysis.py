@@ -583,4 +583,344 @@ def _h_reflex(res: Result) -> dict[str, float]:
             out[f"h_latency_ms.{key}"] = float(df.h_latency_ms.iloc[0])
             out[f"h_depression.{key}"] = (float(df.h_ratio.iloc[1:].mean())
                                           if len(df) > 1 else float("nan"))
+
+
+# == motor-pool protocols: discharge spans, smoothed rates, paired-unit Delta F ==========
+# Analyses of slow ramps, steady drive and conditioning volleys (configs/healthy_triangle,
+# healthy_steady, reciprocal_inhibition). Definitions in docs/model.md, "Motor-pool
+# protocols"; sources in docs/literature.md, section 9.
+
+#: Longest interspike interval (ms) within one discharge episode: a unit firing slower
+#: than 2 Hz is taken as derecruited (steady human motor-unit discharge is >= ~5 Hz).
+DISCHARGE_MAX_ISI_ms = 500.0
+#: Full width of the Hann window smoothing instantaneous rates (ms) [M].
+RATE_SMOOTH_ms = 2000.0
+
+
+def discharge_spans(res: Result, population: str,
+                    max_isi_ms: float = DISCHARGE_MAX_ISI_ms):
+    """Recruitment and derecruitment of each neuron: its longest discharge episode.
+
+    Definition: the spikes of a neuron are split wherever an interspike interval exceeds
+    ``max_isi_ms``; the episode with the most spikes (at least 3) is the neuron's
+    discharge. Sporadic spikes before or after it, as noise near threshold produces,
+    do not count as recruitment. Returns a DataFrame indexed by ``node_id`` with
+    ``recruit_ms`` and ``derecruit_ms`` (first and last spike of the episode; NaN if
+    none) and ``n_spikes`` (in the episode).
+    """
+    import pandas as pd
+
+    t, ids = res.spike_arrays(population)
+    size = res.populations[population]["size"]
+    ids = ids.astype(np.int64)
+    order = np.lexsort((t, ids))
+    t, ids = t[order], ids[order]
+    bounds = np.searchsorted(ids, np.arange(size + 1))
+    rows = []
+    for n in range(size):
+        tn = t[bounds[n]:bounds[n + 1]]
+        best = (np.nan, np.nan, 0)
+        if tn.size >= 3:
+            cuts = np.flatnonzero(np.diff(tn) > max_isi_ms) + 1
+            for seg in np.split(tn, cuts):
+                if seg.size >= 3 and seg.size > best[2]:
+                    best = (float(seg[0]), float(seg[-1]), int(seg.size))
+        rows.append(best)
+    df = pd.DataFrame(rows, columns=["recruit_ms", "derecruit_ms", "n_spikes"])
+    df.index.name = "node_id"
+    return df
+
+
+def smoothed_rate(spike_times_ms: np.ndarray, at_ms: np.ndarray,
+                  window_ms: float = RATE_SMOOTH_ms, t_start_ms: float = -np.inf,
+                  t_stop_ms: float = np.inf) -> np.ndarray:
+    """Instantaneous rate of one neuron (Hz), smoothed, at the times ``at_ms``.
+
+    Definition: each interspike interval within [``t_start_ms``, ``t_stop_ms``] gives a
+    rate 1000 / ISI placed at its midpoint; the value at time x is the Hann-weighted
+    mean of these rates over a window of full width ``window_ms`` centred at x (NaN if
+    no midpoint falls inside). A symmetric window leaves a linear trend unbiased.
+    """
+    ts = np.sort(np.asarray(spike_times_ms, float))
+    ts = ts[(ts >= t_start_ms) & (ts <= t_stop_ms)]
+    at = np.atleast_1d(np.asarray(at_ms, float))
+    if ts.size < 2:
+        return np.full(at.shape, np.nan)
+    mid = 0.5 * (ts[1:] + ts[:-1])
+    rate = 1000.0 / np.diff(ts)
+    half = window_ms / 2.0
+    out = np.full(at.shape, np.nan)
+    lo = np.searchsorted(mid, at - half, side="left")
+    hi = np.searchsorted(mid, at + half, side="right")
+    for i, (a, b) in enumerate(zip(lo, hi)):
+        if b > a:
+            w = 0.5 * (1.0 + np.cos(np.pi * (mid[a:b] - at[i]) / half))
+            if w.sum() > 0:
+                out[i] = float(np.dot(w, rate[a:b]) / w.sum())
+    return out
+
+
+#: Default criteria of a valid control/test pair (docs/literature.md, section 9).
+PAIR_CRITERIA = {"min_recruit_lag_ms": 1000.0, "min_rate_r": 0.7,
+                 "min_modulation_Hz": 0.5, "min_headroom_Hz": 0.5}
+
+
+def delta_f_pairs(res: Result, population: str, *, window_ms: float = RATE_SMOOTH_ms,
+                  max_isi_ms: float = DISCHARGE_MAX_ISI_ms, grid_ms: float = 10.0,
+                  min_recruit_lag_ms: float = PAIR_CRITERIA["min_recruit_lag_ms"],
+                  min_rate_r: float = PAIR_CRITERIA["min_rate_r"],
+                  min_modulation_Hz: float = PAIR_CRITERIA["min_modulation_Hz"],
+                  min_headroom_Hz: float = PAIR_CRITERIA["min_headroom_Hz"]):
+    """Paired motor-unit Delta F over every pair of units (Gorassini et al. 2002).
+
+    On a slow triangular drive, the smoothed rate of a lower-threshold *control* unit
+    stands for the synaptic drive that both units share. Delta F of a pair = control
+    rate at the test unit's recruitment minus control rate at its derecruitment (Hz,
+    i.e. pps); a persistent inward current in the test unit keeps it firing at a lower
+    drive than recruited it, so Delta F > 0.
+
+    Definitions:
+
+    - recruitment and derecruitment: first and last spike of each unit's discharge
+      (:func:`discharge_spans`, ISIs up to ``max_isi_ms``); only spikes of the
+      discharge enter the rates;
+    - rates: :func:`smoothed_rate` (Hann window of full width ``window_ms``);
+    - a pair (control c, test t) is *valid* when
+      1. c is recruited at least ``min_recruit_lag_ms`` before t (so that c's own PIC
+         is fully active; Gorassini et al. 2002, Afsharipour et al. 2020: 1 s),
+      2. c fires throughout t's discharge (it must report the drive at t's
+         derecruitment),
+      3. the smoothed rates of c and t, sampled every ``grid_ms`` over t's discharge,
+         correlate with Pearson r >= ``min_rate_r`` (common drive; 0.7, as the
+         openhdemg implementation of the method; some studies require r^2 >= 0.7),
+      4. c's rate varies by at least ``min_modulation_Hz`` (max - min) during t's
+         discharge (c is not saturated; 0.5 pps), and
+      5. c's rate modulation, its peak rate during t's discharge minus its rate at its
+         own derecruitment, exceeds Delta F by at least ``min_headroom_Hz`` (else c
+         was itself at its floor and cannot report a further fall in drive; 0.5 pps,
+         as in the soleus study, J Neurophysiol 2019, 122:2095, PMC6879958).
+
+    Returns one row per ordered pair with c recruited before t: ``control``,
+    ``test``, ``recruit_lag_ms``, ``rate_r``, ``modulation_Hz``, ``headroom_Hz``
+    (criterion 5's margin), ``delta_f_Hz`` and ``valid``.
+
+    See Also
+    --------
+    delta_f_units : Delta F per test unit (mean over its valid controls) and overall.
+    delta_f : the single-pair estimate with a moving-average rate.
+
+    Examples
+    --------
+    >>> res = mnsim.simulate(mnsim.load_config("configs/healthy_triangle.toml"))
+    >>> pairs = delta_f_pairs(res, "mn")
+    >>> pairs[pairs.valid].groupby("test").delta_f_Hz.mean().mean()   # ~3-4 pps
+    """
+    import pandas as pd
+
+    spans = discharge_spans(res, population, max_isi_ms).dropna()
+    t, ids = res.spike_arrays(population)
+    ids = ids.astype(np.int64)
+    trains = {int(n): np.sort(t[(ids == n)]) for n in spans.index}
+    trains = {n: tr[(tr >= spans.recruit_ms[n]) & (tr <= spans.derecruit_ms[n])]
+              for n, tr in trains.items()}
+    units = spans.sort_values("recruit_ms").index.to_numpy()
+    grid = np.arange(0.0, res.duration_ms + grid_ms / 2, grid_ms)
+    smooth = {n: smoothed_rate(trains[n], grid, window_ms) for n in units}
+    cols = ["control", "test", "recruit_lag_ms", "rate_r", "modulation_Hz",
+            "headroom_Hz", "delta_f_Hz", "valid"]
+    rows = []
+    for j, test in enumerate(units):
+        t_on, t_off = spans.recruit_ms[test], spans.derecruit_ms[test]
+        on = (grid >= t_on) & (grid <= t_off)
+        r_test = smooth[test][on]
+        for control in units[:j]:
+            c_on, c_off = spans.recruit_ms[control], spans.derecruit_ms[control]
+            lag = t_on - c_on
+            covers = c_off >= t_off
+            r_ctrl = smooth[control][on]
+            ok = np.isfinite(r_ctrl) & np.isfinite(r_test)
+            if ok.sum() >= 3 and np.std(r_ctrl[ok]) > 0 and np.std(r_test[ok]) > 0:
+                r = float(np.corrcoef(r_ctrl[ok], r_test[ok])[0, 1])
+            else:
+                r = np.nan
+            f_on, f_off, f_last = smoothed_rate(trains[control], [t_on, t_off, c_off],
+                                                window_ms)
+            df = float(f_on - f_off)
+            if ok.any():
+                mod = float(np.max(r_ctrl[ok]) - np.min(r_ctrl[ok]))
+                headroom = float(np.max(r_ctrl[ok]) - f_last - df)
+            else:
+                mod = headroom = np.nan
+            valid = bool(covers and lag >= min_recruit_lag_ms and r >= min_rate_r
+                         and mod >= min_modulation_Hz and headroom >= min_headroom_Hz
+                         and np.isfinite(df))
+            rows.append((int(control), int(test), float(lag), r, mod, headroom, df,
+                         valid))
+    return pd.DataFrame(rows, columns=cols)
+
+
+def delta_f_units(res: Result, population: str, **kwargs):
+    """Delta F per test unit: the mean over its valid control units
+    (:func:`delta_f_pairs`, whose keyword arguments pass through), as in Afsharipour
+    et al. 2020. Returns a Series indexed by the test unit's ``node_id`` (units without
+    a valid pair are left out); its mean is the pool's Delta F."""
+    pairs = delta_f_pairs(res, population, **kwargs)
+    v = pairs[pairs.valid]
+    return v.groupby("test").delta_f_Hz.mean()
+
+
+def steady_isi_cv(res: Result, population: str, t_start_ms: float,
+                  t_stop_ms: float | None = None, min_spikes: int = 20,
+                  max_isi_ms: float = DISCHARGE_MAX_ISI_ms):
+    """ISI CV (sd / mean) of the neurons that fire throughout a window of steady drive.
+
+    Definition: a neuron counts when it fires at least ``min_spikes`` spikes in
+    [``t_start_ms``, ``t_stop_ms``) with no interspike interval above ``max_isi_ms``
+    (it discharges continuously; units hovering at threshold, which fire in irregular
+    runs, are left out as in human recordings of steady contractions). Returns a
+    Series of CVs indexed by ``node_id``; its median is the pool's discharge
+    variability.
+    """
+    import pandas as pd
+
+    t1 = res.duration_ms if t_stop_ms is None else t_stop_ms
+    t, ids = res.spike_arrays(population)
+    sel = (t >= t_start_ms) & (t < t1)
+    t, ids = t[sel], ids[sel].astype(np.int64)
+    out = {}
+    for n in np.unique(ids):
+        tn = np.sort(t[ids == n])
+        if tn.size < min_spikes:
+            continue
+        isi = np.diff(tn)
+        if isi.max() <= max_isi_ms:
+            out[int(n)] = float(isi.std() / isi.mean())
+    return pd.Series(out, name="isi_cv", dtype=float).rename_axis("node_id")
+
+
+def psth(res: Result, population: str, stimuli_ms, window_ms=(-20.0, 30.0),
+         bin_ms: float = 0.5, per_stimulus: bool = False):
+    """Peristimulus time histogram of a population's spikes.
+
+    Returns a DataFrame with ``t_ms`` (start of each bin, relative to the stimulus) and
+    ``count`` (spikes of every neuron in that bin, summed over stimuli). With
+    ``per_stimulus``, returns instead ``(t_ms, counts)``: the bin starts and an array
+    of shape (stimuli, bins).
+    """
+    import pandas as pd
+
+    t, _ = res.spike_arrays(population)
+    t = np.sort(t)
+    n = int(round((window_ms[1] - window_ms[0]) / bin_ms))
+    edges = window_ms[0] + bin_ms * np.arange(n + 1)
+    stim = np.atleast_1d(np.asarray(stimuli_ms, float))
+    counts = np.zeros((stim.size, n))
+    for k, s in enumerate(stim):
+        a, b = np.searchsorted(t, [s + edges[0], s + edges[-1]])
+        counts[k] = np.histogram(t[a:b] - s, edges)[0]
+    if per_stimulus:
+        return edges[:-1], counts
+    return pd.DataFrame({"t_ms": edges[:-1], "count": counts.sum(axis=0)})
+
+
+def psth_response(res: Result, population: str, stimuli_ms, window_ms=(-20.0, 30.0),
+                  bin_ms: float = 0.5, search_ms=(0.0, 10.0), onset_bins: int = 4,
+                  k_sd: float = 4.0, effect_ms: float = 5.0) -> dict[str, float]:
+    """Onset and size of the short-latency excitation (peak) and inhibition (trough)
+    that stimuli evoke in a tonically firing population (:func:`psth`).
+
+    Definition: b = mean count per bin (summed over stimuli) before the stimulus.
+    Windows of ``onset_bins`` consecutive bins start at every bin of ``search_ms``
+    after the stimulus; their null sd is measured, not assumed: the variance over
+    stimuli of the count in windows of the same width before the stimulus, times the
+    number of stimuli (population spike counts are over-dispersed, since units fire
+    regularly and partly in synchrony). The first window whose summed count exceeds
+    ``onset_bins * b + k_sd * sd`` marks a peak, the first below
+    ``onset_bins * b - k_sd * sd`` a trough; the **onset** is the first bin of that
+    window that is itself beyond b by more than two single-bin sd (``2 sqrt(b)``) in
+    the same direction, else the window's first bin (NaN if no window qualifies). The
+    **size** is the mean count over ``effect_ms`` from the onset relative to b:
+    ``excitation`` = mean / b - 1, ``inhibition`` = 1 - mean / b (0 = no effect, 1 =
+    complete silencing; 0 without an onset). Returns ``baseline_per_bin``,
+    ``window_sd`` (the null sd of a window's count), ``peak_onset_ms``,
+    ``excitation``, ``trough_onset_ms`` and ``inhibition``.
+    """
+    t, per = psth(res, population, stimuli_ms, window_ms, bin_ms, per_stimulus=True)
+    c = per.sum(axis=0)
+    pre = t + bin_ms <= 0
+    b = float(c[pre].mean()) if pre.any() else 0.0
+    k = onset_bins
+    kernel = np.ones(k)
+    win = np.array([np.convolve(row, kernel, mode="valid") for row in per])
+    sums = win.sum(axis=0)                    # sums[i] = c[i] + ... + c[i+k-1]
+    starts = t[:sums.size]
+    pre_win = starts + k * bin_ms <= 0
+    var = float(win[:, pre_win].var(axis=0, ddof=1).mean()) if pre_win.sum() else 0.0
+    sd = np.sqrt(max(var * per.shape[0], 1.0))
+    inside = (starts >= search_ms[0]) & (starts < search_ms[1])
+    n_eff = max(1, int(round(effect_ms / bin_ms)))
+    out = {"baseline_per_bin": b, "window_sd": float(sd)}
+    for name, sign, size_key in (("peak", 1.0, "excitation"),
+                                 ("trough", -1.0, "inhibition")):
+        idx = np.flatnonzero(inside & (sign * (sums - k * b) > k_sd * sd))
+        if idx.size and b > 0:
+            j = int(idx[0])
+            beyond = np.flatnonzero(sign * (c[j:j + k] - b) > 2.0 * np.sqrt(b))
+            i = j + (int(beyond[0]) if beyond.size else 0)
+            m = c[i:i + n_eff].mean()
+            out[f"{name}_onset_ms"] = float(t[i])
+            out[size_key] = float(m / b - 1.0 if sign > 0 else 1.0 - m / b)
+        else:
+            out[f"{name}_onset_ms"] = float("nan")
+            out[size_key] = 0.0
+    return out
+
+
+def drive_rate_Hz(res: Result, source: str, times_ms) -> np.ndarray:
+    """Rate (Hz) of a Poisson source's generators at the given times, from its config
+    (a number or a rate profile, linear between breakpoints)."""
+    from .config import profile_points
+
+    src = res.config.sources[source]
+    if src.kind != "poisson":
+        raise ValueError(f"source '{source}' is {src.kind!r}; a drive profile comes from a "
+                         f"'poisson' source")
+    t = np.asarray(times_ms, float)
+    if isinstance(src.rate_Hz, (int, float)):
+        return np.full(t.shape, float(src.rate_Hz))
+    xs, ys = profile_points(src.rate_Hz, "Hz")
+    return np.interp(t, xs, ys)
+
+
+def recruitment_thresholds(res: Result, population: str, source: str,
+                           max_isi_ms: float = DISCHARGE_MAX_ISI_ms):
+    """Recruitment and derecruitment of each unit (:func:`discharge_spans`) and the
+    drive at each: the rate of ``source``'s generators (:func:`drive_rate_Hz`) at the
+    first and last spike of the discharge. Columns ``recruit_ms``, ``derecruit_ms``,
+    ``recruit_drive_Hz``, ``derecruit_drive_Hz``; units that never fire are left
+    out."""
+    sp = discharge_spans(res, population, max_isi_ms).dropna()
+    sp["recruit_drive_Hz"] = drive_rate_Hz(res, source, sp.recruit_ms.to_numpy())
+    sp["derecruit_drive_Hz"] = drive_rate_Hz(res, source, sp.derecruit_ms.to_numpy())
+    return sp
+
+
+@register_metric("delta_f", "for each muscle's pool: delta_f_Hz.<pool> = mean over test "
+                            "units of their paired motor-unit Delta F (each the mean over "
+                            "its valid control units; see delta_f_pairs: control "
+                            "recruited >= 1 s earlier and firing throughout, rate-rate "
+                            "r >= 0.7, control modulation >= 0.5 pps and headroom >= "
+                            "0.5 pps, 2-s Hann smoothing); delta_f_sd_Hz.<pool> = their "
+                            "sd; delta_f_units.<pool>, delta_f_pairs.<pool> = numbers of "
+                            "test units and valid pairs")
+def _delta_f(res: Result) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for m in res.muscles:
+        pool = res.config.muscles[m].pool
+        pairs = delta_f_pairs(res, pool)
+        per = pairs[pairs.valid].groupby("test").delta_f_Hz.mean()
+        out[f"delta_f_Hz.{pool}"] = float(per.mean()) if len(per) else float("nan")
+        out[f"delta_f_sd_Hz.{pool}"] = float(per.std()) if len(per) > 1 else float("nan")
+        out[f"delta_f_units.{pool}"] = float(len(per))
+        out[f"delta_f_pairs.{pool}"] = float(pairs.valid.sum())
     return out
