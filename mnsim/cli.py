@@ -91,8 +91,9 @@ def info(file: str) -> None:
         click.echo(f"  {k:15s} {a.get(k)}")
     click.echo("populations:")
     rates = res.rates()
+    width = max([12, *map(len, res.populations)])
     for name, s in res.populations.items():
-        line = f"  {name:12s} {s['kind']:8s} size {s['size']:7d}"
+        line = f"  {name:{width}s} {s['kind']:8s} size {s['size']:7d}"
         if name in rates.index:
             line += (f"   spikes {int(rates.loc[name, 'spikes']):9d}   mean rate "
                      f"{rates.loc[name, 'rate_Hz']:8.2f} Hz")
@@ -104,6 +105,10 @@ def info(file: str) -> None:
         click.echo(f"muscle {name} (pool {m.attrs['pool']}, {m.sizes['unit']} units): peak "
                    f"force {float(m.force_mN.max()):.1f} mN, EMG peak-to-peak "
                    f"{float(m.emg_mV.max() - m.emg_mV.min()):.3f} mV")
+    counts = res.axon_counts()
+    if counts:
+        click.echo("motor axons: " + ", ".join(f"{k.replace('_', ' ')} {v}"
+                                               for k, v in counts.items()))
     groups = res.trace_groups
     if groups:
         click.echo("traces:")

@@ -67,3 +67,16 @@ def test_plot_command(tmp_path):
                                 "--set", "simulation.duration_ms=100"]).exit_code == 0
     r = runner.invoke(main, ["plot", str(out), "-o", str(tmp_path / "fig.png")])
     assert r.exit_code == 0 and (tmp_path / "fig.png").exists()
+
+
+def test_info_lists_spikes_at_the_muscle_and_axon_counts(tmp_path):
+    out = tmp_path / "hfs.h5"
+    runner = CliRunner()
+    r = runner.invoke(main, ["run", str(ROOT / "configs" / "hemifacial_spasm.toml"),
+                             "-o", str(out), "--no-progress",
+                             "--set", "simulation.duration_ms=1500"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(main, ["info", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "mn_mand.terminal terminal size     100" in r.output
+    assert "motor axons: births " in r.output and "soma invasions " in r.output
