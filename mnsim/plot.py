@@ -50,16 +50,20 @@ def plot_run(result: Result, path: str | os.PathLike, max_neurons_per_pop: int =
     offset = 0
     ticks, labels = [], []
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    shown = {n: min(kinds[n]["size"], max_neurons_per_pop if kinds[n]["kind"] == "neurons"
+                    else 50) for n in pops}
+    # every set gets at least room for its label (single stimulators, say)
+    min_rows = 0.07 * sum(shown.values())
     for j, name in enumerate(pops):
-        cap = max_neurons_per_pop if kinds[name]["kind"] == "neurons" else 50
-        size = min(kinds[name]["size"], cap)
+        size = shown[name]
         t, ids = result.spike_arrays(name)
         sel = (ids < size) & (t >= t_start_ms) & (t <= t1)
         ax.scatter(t[sel], ids[sel].astype(np.int64) + offset, s=1.5, marker="|",
                    color=colors[j % len(colors)], linewidths=0.6)
         ticks.append(offset + size / 2)
-        labels.append(f"{name}\n{result.rates().loc[name, 'rate_Hz']:.1f} Hz")
-        offset += size + max(2, size // 20)
+        sep = "\n" if size >= min_rows else " "  # one line where rows are few
+        labels.append(f"{name}{sep}{result.rates().loc[name, 'rate_Hz']:.1f} Hz")
+        offset += max(size + max(2, size // 20), min_rows)
     ax.set_yticks(ticks, labels, fontsize=8)
     ax.set_ylim(-1, max(offset, 1))
     ax.set_title(f"{result.path.name if result.path else 'run'}  "
