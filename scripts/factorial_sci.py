@@ -33,14 +33,45 @@ ROOT = Path(__file__).resolve().parents[1]
 HEALTHY = ROOT / "configs" / "healthy.toml"
 OUT = ROOT / "results" / "factorial_sci"
 
-FACTORS = {
-    "pic": {"normal": [], "high": ["populations.mn.pic_gain=2.2"]},
-    "inhibition": {"normal": [], "impaired": [
-        *(f"populations.{p}.inh_reversal_mV=-60.0" for p in ("mn", "ex_in", "inh_in", "rc")),
-        "projections.inh_mn.weight_nS=6.0", "projections.inh_ex.weight_nS=3.0",
-        "projections.rc_mn.weight_nS=4.0"]},
-    "excitation": {"normal": [], "high": ["projections.ex_mn.weight_nS=30.0"]},
-}
+def _overrides(name: str) -> list[str]:
+    """The keys a scenario config sets on top of healthy.toml, as --set overrides."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python < 3.11
+        import tomli as tomllib
+    data = tomllib.loads((ROOT / "configs" / f"{name}.toml").read_text())
+    assert data.pop("extends") == "healthy.toml", name
+    out = []
+
+    def walk(prefix: str, d: dict) -> None:
+        for k, v in d.items():
+            if isinstance(v, dict):
+                walk(f"{prefix}{k}.", v)
+            else:
+                out.append(f"{prefix}{k}={v}")
+    walk("", data)
+    return out
+
+
+def factors() -> dict[str, dict[str, list[str]]]:
+    """Factor levels as config overrides, read from the scenario configs so that "high"
+    and "impaired" mean exactly what sci_spasm and sci_excitation_only change: the
+    motoneuron PIC keys of sci_spasm (PIC), the rest of sci_spasm (inhibition: chloride
+    reversal and inhibitory synapse strengths), and sci_excitation_only (excitation)."""
+    sci = _overrides("sci_spasm")
+    pic = [o for o in sci if o.startswith("populations.mn.pic_")]
+    inhibition = [o for o in sci if o not in pic]
+    healthy = mnsim.load_config(HEALTHY)
+    for o in inhibition:   # only chloride reversals and inhibitory synapses
+        parts = o.split("=")[0].split(".")
+        assert (parts[-1] == "inh_reversal_mV" or parts[0] == "projections"
+                and healthy.projections[parts[1]].receptor == "inh"), o
+    return {"pic": {"normal": [], "high": pic},
+            "inhibition": {"normal": [], "impaired": inhibition},
+            "excitation": {"normal": [], "high": _overrides("sci_excitation_only")}}
+
+
+FACTORS = factors()
 
 
 def spasm_durations_s(seeds: list[int]) -> pd.DataFrame:
