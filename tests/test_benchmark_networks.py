@@ -43,9 +43,11 @@ def test_coba_fires_near_19_Hz():
     assert 15.0 < rates.loc["inh", "rate_Hz"] < 24.0
 
 
-#: Mean rates of sci_spasm over its 4 s (benchmarks/compare_spinal.py, seeds 1-8, mnsim
-#: and Brian2 alike; update them when the scenario is retuned).
-SPINAL_RATES_Hz = {"mn": 48.4, "ex_in": 19.7, "inh_in": 28.6, "rc": 339.0}
+#: Mean and sd over seeds 1-8 of sci_spasm's rates over its 4 s, in mnsim
+#: (benchmarks/compare_spinal.py; Brian2 agrees within 3.5 %, |z| < 0.6). Update them when
+#: the scenario is retuned.
+SPINAL_RATES_Hz = {"mn": (3.230, 0.329), "ex_in": (1.524, 0.030),
+                   "inh_in": (10.313, 0.303), "rc": (5.546, 0.722)}
 
 
 def test_spinal_reference_network_spasm_and_rates():
@@ -57,8 +59,8 @@ def test_spinal_reference_network_spasm_and_rates():
     assert mn["spikes_before_stimulus"] == 0                 # the spasm is evoked ...
     assert mn["response_ms"] >= 1000.0, mn                    # ... and lasts >= 1 s
     rates = res.rates().rate_Hz
-    for pop, ref in SPINAL_RATES_Hz.items():  # one seed: allow the seed-to-seed spread
-        assert rates[pop] == pytest.approx(ref, rel=0.1), (pop, rates[pop], ref)
+    for pop, (mean, sd) in SPINAL_RATES_Hz.items():  # one seed: within 3 sd of the mean
+        assert abs(rates[pop] - mean) <= 3 * sd, (pop, rates[pop], mean, sd)
 
 
 # -- the Brian2 translation reads the config as mnsim does ------------------------------
