@@ -39,7 +39,7 @@ import numpy as np
 from numba import njit
 
 from ._numerics import NJIT
-from ._synapses import _deposit
+from ._synapses import _deposit_scaled
 
 __all__ = ["Axons", "build_axons", "axon_step", "TERMINAL_SUFFIX", "AXON_PARAMS"]
 
@@ -347,8 +347,8 @@ def move(ia, spk, sites, eph_ptr, eph_pd, eph_p, ad_p, pend, state, k, soma, rec
                 direction[a, s] = 0
                 sites[1, a, SOMA] = k
                 i = ia[NEURON, a]
-                _deposit(i, k, exc[0], exc[1], exc[2], exc[3], ring_exc, g_exc)
-                _deposit(i, k, inh[0], inh[1], inh[2], inh[3], ring_inh, g_inh)
+                _deposit_scaled(i, k, exc[0], exc[1], exc[2], exc[3], ring_exc, g_exc, 1.0)
+                _deposit_scaled(i, k, inh[0], inh[1], inh[2], inh[3], ring_inh, g_inh, 1.0)
                 if _invade(i, v, g_ahp, refractory_left, reset, refractory_steps,
                            ahp_increment):
                     state[INVASIONS] += 1
@@ -427,8 +427,8 @@ def axon_step(ax, k, soma, spiked, record, spk_step, spk_node, n_spk, exc, inh,
         i = ia[NEURON, a]
         if spiked[i] and birth(ia, spk, sites, eph_ptr, eph_pd, eph_p, ad_p, pend, state,
                                k, a, SOMA, True):
-            _deposit(i, k, exc[0], exc[1], exc[2], exc[3], ring_exc, g_exc)
-            _deposit(i, k, inh[0], inh[1], inh[2], inh[3], ring_inh, g_inh)
+            _deposit_scaled(i, k, exc[0], exc[1], exc[2], exc[3], ring_exc, g_exc, 1.0)
+            _deposit_scaled(i, k, inh[0], inh[1], inh[2], inh[3], ring_inh, g_inh, 1.0)
     if state[N_PEND]:
         due(ia, spk, sites, eph_ptr, eph_pd, eph_p, ad_p, pend, state, k)
     return n_spk
