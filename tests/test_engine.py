@@ -178,3 +178,21 @@ def test_non_finite_state_is_reported():
     net.state["v"][3] = np.nan
     with pytest.raises(FloatingPointError, match="non-finite in neuron 3"):
         mnsim.engine.run(net, MemoryWriter())
+
+
+def test_kernel_cache_folder_follows_every_source_file(tmp_path, monkeypatch):
+    """numba checks a cached kernel only against its own file; mnsim's cache folder is
+    named by a digest of all its sources, so a change in any module gives a new one."""
+    from mnsim import _cache, engine
+
+    for name in ("a.py", "b.py"):
+        (tmp_path / name).write_text(f"# {name}\n")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "cache"))
+    first = _cache.cache_dir(tmp_path)
+    assert first.parent == tmp_path / "cache"
+    assert _cache.cache_dir(tmp_path) == first                 # same sources, same folder
+    (tmp_path / "b.py").write_text("# b.py, edited\n")
+    assert _cache.cache_dir(tmp_path) != first                 # any file's change counts
+    # the kernels were decorated inside the digest folder of the installed sources
+    digest = _cache.source_digest()
+    assert f"mnsim-kernels-{digest}" in str(engine.advance._cache._cache_path)
