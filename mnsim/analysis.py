@@ -220,7 +220,9 @@ def evoked_response(res: Result, muscle: str, stimuli_ms, window_ms=(0.0, 30.0),
 def motor_spikes(res: Result, pool: str) -> tuple[np.ndarray, np.ndarray]:
     """Spike times and unit ids of a motoneuron pool where they act on the muscle: at the
     axon terminals if the pool has an axon, else at the somata."""
-    name = pool + ".terminal" if pool + ".terminal" in res.recorded else pool
+    from .axons import TERMINAL_SUFFIX
+
+    name = pool + TERMINAL_SUFFIX if pool + TERMINAL_SUFFIX in res.recorded else pool
     t, ids = res.spike_arrays(name)
     return t, ids.astype(np.int64)
 

@@ -41,12 +41,10 @@ from numba import njit
 from ._numerics import NJIT
 from ._synapses import _deposit_scaled
 
-__all__ = ["Axons", "build_axons", "axon_step", "TERMINAL_SUFFIX", "AXON_PARAMS"]
+__all__ = ["Axons", "build_axons", "axon_step", "TERMINAL_SUFFIX"]
 
 #: Spikes arriving at the muscle are recorded as the node set "<population>.terminal".
 TERMINAL_SUFFIX = ".terminal"
-#: Per-axon parameters written with the population's parameters.
-AXON_PARAMS = ("axon_conduction_velocity_m_per_s", "axon_length_mm")
 _NEVER = -(1 << 40)
 
 # site indices on every axon

@@ -662,7 +662,10 @@ class Muscle(_Strict):
                                     description="width of the largest / of the smallest "
                                                 "(< 1: larger units have shorter MUAPs)")
     emg_latency_ms: float = Field(5.0, ge=0, le=1000,
-                                  description="spike to MUAP centre (axon + junction)")
+                                  description="spike to MUAP centre: from the soma "
+                                              "spike (axon + junction), or from the "
+                                              "spike at the muscle if the pool has an "
+                                              "axon (junction + fibre)")
     force_interval_ms: float = Field(1.0, gt=0, le=100, description="force sampling")
     emg_interval_ms: float = Field(0.5, gt=0, le=100, description="EMG sampling")
 
