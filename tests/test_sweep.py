@@ -17,6 +17,7 @@ from mnsim.config import ConfigError
 from mnsim.sweep import SweepLockedError, open_sweep, run_one, run_sweep
 from mnsim.sweep.spec import expand, load_sweep_spec
 from mnsim.sweep.store import SweepDir, create_sweep_dir
+from conftest import ROOT
 
 BASE = """
 [simulation]
@@ -435,3 +436,33 @@ def test_grid_with_zip_makes_the_first_zipped_key_a_dimension(tmp_path):
     rates = ds["rate_Hz.aff"].isel(replicate=0)
     # the source's measured rate follows the zipped rate in every grid row
     np.testing.assert_allclose(rates, [[20.0, 30.0, 40.0]] * 2, rtol=0.25)
+
+
+def test_axon_runs_are_the_same_in_a_sweep_worker_and_in_process(tmp_path):
+    """Motor axons with ephaptic transmission and after-discharges (random draws from a
+    counter-based hash) give the same spikes, at the somata and at the muscles, whether
+    a sweep's worker process or the calling process runs them."""
+    spec = tmp_path / "hfs.toml"
+    spec.write_text(textwrap.dedent(f"""
+        [sweep]
+        base = "{ROOT / 'configs' / 'hemifacial_spasm.toml'}"
+        set = ["simulation.duration_ms=1500", "simulation.chunk_ms=250"]
+        replicates = 1
+        seed = 4
+        metrics = ["evoked"]
+
+        [grid]
+        "ephapses.rez_cross.transmission" = [0.04, 0.08]
+        """))
+    sw = run_sweep(spec, tmp_path / "sw", workers=2, progress=False)
+    assert sw.counts()["done"] == 2
+    d = SweepDir(tmp_path / "sw")
+    for plan in d.plans():
+        cfg = d.config(plan)
+        direct = mnsim.simulate(cfg.model_copy(update={
+            "simulation": cfg.simulation.model_copy(update={"chunk_ms": 100.0})}))
+        swept = mnsim.open(tmp_path / "sw" / "runs" / f"{plan['run_id']}.h5")
+        assert direct.axon_counts()["ephaptic_excitations"] > 0
+        assert direct.axon_counts() == swept.axon_counts()
+        for name in ("mn_zyg", "mn_mand", "mn_zyg.terminal", "mn_mand.terminal"):
+            assert direct.spikes(name).equals(swept.spikes(name)), name
