@@ -407,7 +407,7 @@ def test_shipped_sweeps_expand(path):
     if spec.zip:  # zip rows multiply the grid's points
         n_points *= len(next(iter(spec.zip.values())))
     assert len(plans) == n_points * spec.sweep.replicates
-    if path.stem == "sci_phase_map":  # the issue asks for >= 8 x 8 points x 3 replicates
+    if path.stem == "sci_phase_map":  # the phase map promises >= 8 x 8 points x 3 replicates
         assert n_points >= 64 and spec.sweep.replicates >= 3
 
 
