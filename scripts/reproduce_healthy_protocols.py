@@ -41,6 +41,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 import mnsim
+from _reproduce import _to_palette
 from mnsim.analysis import (compute_metrics, delta_f_pairs, psth, psth_response,
                             recruitment_order, recruitment_thresholds, smoothed_rate,
                             steady_isi_cv, stimulus_times_ms, write_metrics)
@@ -251,13 +252,6 @@ def figure(df: pd.DataFrame, pairs: pd.DataFrame, out: Path) -> Path:
     _to_palette(FIGURE)
     return path
 
-
-def _to_palette(path: Path, colors: int = 64) -> None:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        small = im.convert("RGB").quantize(colors=colors)
-    small.save(path, optimize=True)
 
 
 def summarise(df: pd.DataFrame) -> dict:
