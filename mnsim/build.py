@@ -30,6 +30,7 @@ from .config import (
     LogNormal,
     Normal,
     PoolScale,
+    Values,
     PoissonSource,
     Population,
     TrainSource,
@@ -93,6 +94,10 @@ def draw(spec: Any, n: int, rng: np.random.Generator) -> np.ndarray:
     """Values of a parameter spec for ``n`` neurons (or synapses)."""
     if isinstance(spec, (int, float)):
         return np.full(n, float(spec))
+    if isinstance(spec, Values):
+        if len(spec.values) != n:
+            raise ValueError(f"{len(spec.values)} values for {n} neurons")
+        return np.array(spec.values, dtype=float)
     if isinstance(spec, PoolScale):
         if n == 1:
             return np.array([spec.first])

@@ -9,12 +9,13 @@ Errors are collected, not raised one at a time: :class:`ConfigError` lists each 
 with the file, the key path, the offending value, the allowed range and, for a typo, the
 closest valid key.
 
-Per-neuron parameters of a population accept three forms::
+Per-neuron parameters of a population accept four forms::
 
     capacitance_pF = 200.0                                    # one value for every neuron
     capacitance_pF = {dist = "normal", mean = 200, sd = 20}   # drawn per neuron (seeded)
     rheobase-like  = {scale = "exponential", first = 1, last = 17}
                      # scaled across the pool: neuron 0 (smallest unit) -> neuron N-1
+    capacitance_pF = {values = [180.0, 200.0, 250.0]}         # one per neuron, in order
 
 Time-varying inputs (source rates, injected currents) are piecewise-linear profiles:
 ``constant``, ``step``, ``ramp``, ``triangle`` or ``piecewise``.
@@ -189,6 +190,13 @@ class PoolScale(_Strict):
         return self
 
 
+class Values(_Strict):
+    """Explicit per-neuron values, in node-id order: one per neuron of the population
+    (e.g. measured cells, or one cell repeated under several protocols)."""
+
+    values: list[float] = Field(min_length=1)
+
+
 def _param_kind(v: Any) -> str | None:
     if isinstance(v, bool):
         return None
@@ -199,27 +207,32 @@ def _param_kind(v: Any) -> str | None:
             return "dist"
         if "scale" in v:
             return "scale"
+        if "values" in v:
+            return "values"
     if isinstance(v, (Normal, Uniform, LogNormal)):
         return "dist"
     if isinstance(v, PoolScale):
         return "scale"
+    if isinstance(v, Values):
+        return "values"
     return None
 
 
 _PARAM_HELP = ("expected a number, a distribution table {dist = \"normal\"|\"uniform\"|"
-               "\"lognormal\", ...} or a pool scaling {scale = \"linear\"|\"exponential\", "
-               "first = ..., last = ...}")
+               "\"lognormal\", ...}, a pool scaling {scale = \"linear\"|\"exponential\", "
+               "first = ..., last = ...} or per-neuron values {values = [...]}")
 
 Param = Annotated[
     Union[
         Annotated[float, Tag("number")],
         Annotated[Distribution, Tag("dist")],
         Annotated[PoolScale, Tag("scale")],
+        Annotated[Values, Tag("values")],
     ],
     Discriminator(_param_kind, custom_error_type="param_spec",
                   custom_error_message=_PARAM_HELP),
 ]
-"""A per-neuron parameter: scalar, distribution or pool scaling."""
+"""A per-neuron parameter: scalar, distribution, pool scaling or explicit values."""
 
 ParamNoScale = Annotated[
     Union[Annotated[float, Tag("number")], Annotated[Distribution, Tag("dist")]],
@@ -250,6 +263,8 @@ def _check_param_range(spec: Any, lo: float | None, hi: float | None,
         ends = [float(spec)]
     elif isinstance(spec, PoolScale):
         ends = [spec.first, spec.last]
+    elif isinstance(spec, Values):
+        ends = spec.values
     elif isinstance(spec, Uniform):
         ends = [spec.low, spec.high]
     else:  # Normal or LogNormal: clipped into range at build time only if asked to
@@ -266,7 +281,10 @@ def _check_param_range(spec: Any, lo: float | None, hi: float | None,
                 f"a {spec.dist} draw (mean {spec.mean:g}, sd {spec.sd:g}) can leave the "
                 f"{_range_text(lo, hi, lo_open)}; add low/high to clip it")
         ends += [x for x in (spec.low, spec.high) if x is not None]
-    bad = [x for x in ends if not ok(x)]
+    bad = [i for i, x in enumerate(ends) if not ok(x)]
+    if bad and isinstance(spec, Values):
+        raise ValueError(f"values[{bad[0]}] = {ends[bad[0]]:g}: "
+                         f"{_range_text(lo, hi, lo_open)}")
     if bad:
         raise ValueError(_range_text(lo, hi, lo_open))
 
@@ -810,7 +828,7 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def _is_spec(v: dict[str, Any]) -> bool:
     """A distribution, pool scaling or profile table replaces, never merges."""
-    return any(k in v for k in ("dist", "scale", "shape", "kind"))
+    return any(k in v for k in ("dist", "scale", "values", "shape", "kind"))
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -1049,6 +1067,16 @@ def _check_references(cfg: Config) -> list[tuple[str, Any, str]]:
                 problems.append((f"{section}.{name}", _MISSING,
                                  "names must start with a letter or _ and contain only "
                                  "letters, digits and _"))
+    for name, pop in cfg.populations.items():
+        fields = [(key, getattr(pop, key)) for key in type(pop).model_fields]
+        if pop.axon is not None:
+            fields += [(f"axon.{key}", getattr(pop.axon, key))
+                       for key in type(pop.axon).model_fields]
+        for key, v in fields:
+            if isinstance(v, Values) and len(v.values) != pop.size:
+                problems.append((f"populations.{name}.{key}", _MISSING,
+                                 f"{len(v.values)} values for {pop.size} neurons (size); "
+                                 f"give exactly one per neuron"))
     for name in set(cfg.populations) & set(cfg.sources):
         problems.append((f"sources.{name}", _MISSING,
                          f"name '{name}' is already a population; names must be unique"))
@@ -1108,6 +1136,8 @@ def _param_bounds(spec: Any) -> tuple[float | None, float | None]:
         return float(spec), float(spec)
     if isinstance(spec, PoolScale):
         return min(spec.first, spec.last), max(spec.first, spec.last)
+    if isinstance(spec, Values):
+        return min(spec.values), max(spec.values)
     return spec.low, spec.high
 
 

@@ -6,6 +6,7 @@ import copy
 import pickle
 import re
 
+import numpy as np
 import pytest
 import yaml
 
@@ -209,3 +210,30 @@ def test_extends_merges_tables_and_replaces_specs(tmp_path):
     (tmp_path / "b.toml").write_text('extends = "a.toml"\n')
     with pytest.raises(ConfigError, match="circular extends"):
         mnsim.load_config(tmp_path / "a.toml")
+
+
+# -- explicit per-neuron values ---------------------------------------------------------
+def test_explicit_values_give_each_neuron_its_value():
+    cell = {"size": 3, "capacitance_pF": 200.0, "leak_conductance_nS": 10.0, "threshold_mV": -50.0,
+            "reset_mV": -70.0, "bias_current_nA": {"values": [0.0, 0.25, 0.5]}}
+    d = {"simulation": {"duration_ms": 500.0, "dt_ms": 0.025},
+         "populations": {"a": cell}}
+    res = mnsim.simulate(config_from_dict(d))
+    np.testing.assert_array_equal(res.params("a").bias_current_nA, [0.0, 0.25, 0.5])
+    counts = np.bincount(res.spike_arrays("a")[1], minlength=3)
+    assert counts[0] == 0 and 0 < counts[1] < counts[2]
+
+
+def test_explicit_values_of_the_wrong_length_or_range_are_named():
+    def error(pop: dict) -> str:
+        d = {"simulation": {"duration_ms": 100.0}, "populations": {"a": pop}}
+        with pytest.raises(ConfigError) as err:
+            config_from_dict(d, "pool.toml")
+        return str(err.value)
+
+    text = error({"size": 3, "threshold_mV": {"values": [-50.0, -51.0]}})
+    assert "pool.toml" in text and "populations.a.threshold_mV" in text
+    assert "2 values for 3 neurons" in text
+    text = error({"size": 2, "threshold_mV": {"values": [-50.0, 70.0]}})
+    assert "populations.a.threshold_mV" in text and "values[1] = 70" in text
+    assert "-100 <= value <= 50" in text

@@ -224,10 +224,12 @@ def rng_for(seed: int, purpose: str) -> np.random.Generator:
 def per_neuron(spec, n: int, rng: np.random.Generator) -> np.ndarray:
     """Values of one parameter for ``n`` neurons (or synapses): a number, a pool scaling
     (neuron i of N gets first (last/first)^(i/(N-1)), or first + (last-first) i/(N-1) if
-    linear) or a distribution (normal / uniform / lognormal given by the value's mean
+    linear), explicit values (one per neuron) or a distribution (normal / uniform / lognormal given by the value's mean
     and sd, optionally clipped to [low, high]); mnsim.build.draw."""
     if isinstance(spec, (int, float)):
         return np.full(n, float(spec))
+    if "values" in spec:
+        return np.asarray(spec["values"], float)
     if "scale" in spec:
         first, last = float(spec["first"]), float(spec["last"])
         if n == 1:
