@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+import numpy as np
 
 from .config import ConfigError, load_config
 
@@ -70,6 +71,46 @@ def validate(config: str, overrides: tuple[str, ...]) -> None:
     click.echo(f"{config}: OK  ({len(cfg.populations)} populations, {n} neurons, "
                f"{len(cfg.sources)} sources, {len(cfg.projections)} projections; "
                f"{sim.duration_ms:g} ms at dt {sim.dt_ms:g} ms, seed {sim.seed})")
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("-p", "--population", required=True, help="Population to measure.")
+@click.option("--neurons", default=None, metavar="IDS",
+              help="Comma-separated node ids [default: all].")
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help=SET_HELP)
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the table (one row per neuron) as CSV.")
+@click.option("--ramp/--no-ramp", default=True, show_default=True,
+              help="Measure recruitment hysteresis on a triangular current ramp.")
+def cells(config: str, population: str, neurons: str | None, overrides: tuple[str, ...],
+          csv_path: str | None, ramp: bool) -> None:
+    """Measure intrinsic properties of a population's neurons (current clamp, no
+    synapses): rheobase, input resistance, time constant, AHP, ramp hysteresis; and
+    compare them with published rat motoneuron ranges."""
+    import pandas as pd
+
+    from .cells import PROPERTIES, RAT_MG_RANGES, compare, intrinsic_properties
+
+    cfg = _load(config, overrides)
+    try:
+        ids = None if neurons is None else [int(x) for x in neurons.split(",") if x]
+        props = intrinsic_properties(cfg, population, neurons=ids, ramp=ramp)
+    except (KeyError, ValueError) as exc:
+        click.echo(f"{config}: {exc}", err=True)
+        sys.exit(2)
+    shown = props if len(props) <= 12 else props.iloc[
+        sorted(set(np.linspace(0, len(props) - 1, 11).round().astype(int)))]
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        click.echo(f"{population} of {config} ({len(props)} neurons"
+                   f"{'' if shown is props else ', every ~10th shown'}):")
+        click.echo(shown.T.round(2).to_string())
+        click.echo("\nagainst rat medial gastrocnemius (Bakels & Kernell 1993):")
+        click.echo(compare(props, RAT_MG_RANGES).round(2).to_string())
+    click.echo("\n" + "\n".join(f"  {k}: {PROPERTIES[k]}" for k in props.columns))
+    if csv_path:
+        props.to_csv(csv_path)
+        click.echo(f"wrote {csv_path}")
 
 
 @main.command()

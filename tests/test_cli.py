@@ -80,3 +80,19 @@ def test_info_lists_spikes_at_the_muscle_and_axon_counts(tmp_path):
     assert r.exit_code == 0, r.output
     assert "mn_mand.terminal terminal size     100" in r.output
     assert "motor axons: births " in r.output and "soma invasions " in r.output
+
+
+def test_cells_measures_a_pool_and_compares_it_with_published_ranges(tmp_path):
+    runner = CliRunner()
+    csv = tmp_path / "mn.csv"
+    r = runner.invoke(main, ["cells", str(ROOT / "configs" / "healthy.toml"), "-p", "mn",
+                             "--neurons", "0,99", "--no-ramp", "--csv", str(csv)])
+    assert r.exit_code == 0, r.output
+    assert "rheobase_nA" in r.output and "published_high" in r.output
+    import pandas as pd
+
+    table = pd.read_csv(csv, index_col="node_id")
+    assert list(table.index) == [0, 99]
+    assert table.rheobase_nA[0] < table.rheobase_nA[99]
+    bad = runner.invoke(main, ["cells", str(ROOT / "configs" / "healthy.toml"), "-p", "mm"])
+    assert bad.exit_code == 2 and "no population 'mm'" in bad.output
