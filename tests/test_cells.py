@@ -106,3 +106,25 @@ def test_bad_requests_are_refused():
         cells.intrinsic_properties(cfg, "b")
     with pytest.raises(ValueError, match="node ids"):
         cells.intrinsic_properties(cfg, "a", neurons=[1])
+
+
+def test_healthy_pool_lies_in_the_published_rat_mg_ranges():
+    """The healthy motoneuron pool, measured like real cells: every unit inside the rat
+    MG ranges of Bakels & Kernell 1993, size-ordered, and AHP half-decay within 2 sd of
+    the slow and fast means of Cormery et al. 2005 (28.6 +- 3.9, 14.4 +- 3.8 ms)."""
+    from scipy.stats import spearmanr
+
+    from conftest import ROOT
+
+    props = cells.intrinsic_properties(ROOT / "configs" / "healthy.toml", "mn",
+                                       ramp=False)
+    table = cells.compare(props, cells.RAT_MG_RANGES)
+    assert set(table.index) == {"rheobase_nA", "input_resistance_MOhm",
+                                "ahp_duration_ms", "ahp_amplitude_mV"}
+    assert table.inside.all(), table
+    unit = np.arange(len(props))
+    assert spearmanr(unit, props.rheobase_nA)[0] > 0.99
+    assert spearmanr(unit, props.input_resistance_MOhm)[0] < -0.99
+    assert spearmanr(unit, props.ahp_duration_ms)[0] < -0.99
+    assert abs(props.ahp_half_decay_ms.iloc[0] - 28.6) <= 2 * 3.9
+    assert abs(props.ahp_half_decay_ms.iloc[-1] - 14.4) <= 2 * 3.8
