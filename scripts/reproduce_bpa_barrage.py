@@ -29,6 +29,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 import mnsim
+from _reproduce import _to_palette
 from mnsim.analysis import compute_metrics, twitches, write_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,6 +156,7 @@ def figure(df: pd.DataFrame, out: Path, tones: list[float]) -> Path:
     FIGURE.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(FIGURE, dpi=80, bbox_inches="tight")
     plt.close(fig)
+    _to_palette(FIGURE)
     return path
 
 

@@ -1,6 +1,6 @@
 """bpa_barrage: an ectopic barrage from damaged dorsal-root afferents makes the muscle
 twitch at rest, and raising emotional tone makes twitches more frequent and turns them
-into spasms (fast version of scripts/reproduce_bpa_barrage.py; 10-s runs, 4 seeds)."""
+into spasms (fast version of scripts/reproduce_bpa_barrage.py; 10-s runs, 6 seeds)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import mnsim
 from mnsim.analysis import twitches
 from conftest import ROOT
 
-SEEDS = (1, 2, 3, 4)
+SEEDS = (1, 2, 3, 4, 5, 6)
 SPASM_ms = 500.0   # an EMG episode at least this long counts as a spasm [M]
 
 

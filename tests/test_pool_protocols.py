@@ -35,9 +35,9 @@ def ramps():
             "no_pic": {s: triangle(s, "populations.mn.pic_gain=0") for s in KNOB_SEEDS},
             "raised_pic": {s: triangle(s, "populations.mn.pic_gain=1.0")
                            for s in KNOB_SEEDS},
-            # healthy.toml's own PIC inactivation (half at -62 mV instead of -59 mV)
-            "healthy_toml_pic": {s: triangle(s, "populations.mn.pic_inactivation_half_mV"
-                                                "=-62") for s in KNOB_SEEDS}}
+            # PIC half-inactivation 2.5 mV lower than healthy.toml's -59.5 mV
+            "inactivation_62": {s: triangle(s, "populations.mn.pic_inactivation_half_mV"
+                                               "=-62") for s in KNOB_SEEDS}}
 
 
 def test_recruitment_is_orderly_under_a_slow_ramp(ramps):
@@ -75,11 +75,11 @@ def test_delta_f_needs_the_pic_and_grows_with_it(ramps):
         assert high > base + 1.5, (seed, base, high)
 
 
-def test_healthy_toml_pic_inactivation_leaves_no_delta_f(ramps):
-    """Why the protocol moves the PIC half-inactivation: at healthy.toml's -62 mV the
-    PIC inactivates during the ramp and Delta F stays near 0, below the human range."""
+def test_pic_half_inactivation_at_minus_62_mV_leaves_no_delta_f(ramps):
+    """Why healthy.toml's PIC half-inactivation is -59.5 mV: at -62 mV the PIC
+    inactivates during the ramp and Delta F stays near 0, below the human range."""
     for seed in KNOB_SEEDS:
-        per = ramps["healthy_toml_pic"][seed]["delta_f"]
+        per = ramps["inactivation_62"][seed]["delta_f"]
         assert per.mean() < 1.0, (seed, per.mean())
 
 
