@@ -585,6 +585,7 @@ def _h_reflex(res: Result) -> dict[str, float]:
             out[f"h_latency_ms.{key}"] = float(df.h_latency_ms.iloc[0])
             out[f"h_depression.{key}"] = (float(df.h_ratio.iloc[1:].mean())
                                           if len(df) > 1 else float("nan"))
+    return out
 
 
 # == motor-pool protocols: discharge spans, smoothed rates, paired-unit Delta F ==========

@@ -92,3 +92,22 @@ def test_depression_is_the_afferent_release_knob():
     sci = steady_ratio(1.0, "sources.tibial_ia.release_depression=0.25",
                        "sources.tibial_ia.release_recovery_ms=2000")
     assert steady_ratio(1.0) < 0.5 < sci < 0.9
+
+
+def test_h_reflex_metric_reports_the_first_response_and_the_depression():
+    """compute_metrics(res, ["h_reflex"]) returns what h_reflex() measures."""
+    from mnsim.analysis import compute_metrics
+
+    over = ["simulation.duration_ms=3100", "sources.tibial_ia.frequency_Hz=1.0",
+            "sources.tibial_ia.pulses=3", "sources.tibial_motor.frequency_Hz=1.0",
+            "sources.tibial_motor.pulses=3"]
+    res = mnsim.simulate(mnsim.load_config(ROOT / "configs" / "h_reflex.toml", over))
+    values = compute_metrics(res, ["h_reflex"])
+    h_keys = [k for k in values if k.startswith("h_amplitude_mV.")]
+    assert h_keys, values
+    key = h_keys[0].split(".", 1)[1]
+    src, muscle = key.rsplit(".", 1)
+    df = h_reflex(res, muscle, stimulus_times_ms(res, src))
+    assert values[f"h_amplitude_mV.{key}"] == pytest.approx(df.h_amplitude_mV.iloc[0])
+    assert values[f"h_depression.{key}"] == pytest.approx(df.h_ratio.iloc[1:].mean())
+    assert values[f"h_depression.{key}"] < 0.9
