@@ -57,6 +57,27 @@ def test_healthy_reflex_is_brief_and_rest_is_quiet(outcomes):
         assert o["mn_last_ms"] < o["interneurons_last_ms"] < 600.0, o
 
 
+def test_premotor_excitation_can_sustain_itself_and_inhibition_cuts_it_short():
+    """healthy: the excitatory interneurons (recurrently connected, slow EPSPs) fire
+    for < 100 ms after the train because the inhibitory interneurons cut them short;
+    without inh_in -> ex_in they sustain their activity for > 150 ms and the reflex
+    lasts > 5x longer, but ends without the motoneuron PIC of sci_spasm."""
+    def ex_in_and_reflex(seed, *overrides):
+        res = mnsim.simulate(mnsim.load_config(ROOT / "configs" / "healthy.toml",
+                                               [f"simulation.seed={seed}",
+                                                "recording.traces={}", *overrides]))
+        t = res.spike_arrays("ex_in")[0]
+        t = t[t >= STIMULUS_ms]
+        return float(t.max()) - STIMULUS_ms, reflex_duration_ms(res, "muscle", STIMULUS_ms)
+
+    for seed in SEEDS[:2]:
+        ex_ms, reflex_ms = ex_in_and_reflex(seed)
+        free_ex_ms, free_reflex_ms = ex_in_and_reflex(seed, "projections.inh_ex.weight_nS=0")
+        assert ex_ms < 100.0 < 150.0 < free_ex_ms, (ex_ms, free_ex_ms)
+        assert free_reflex_ms > 5 * reflex_ms, (reflex_ms, free_reflex_ms)
+        assert free_reflex_ms < 1000.0, free_reflex_ms
+
+
 def test_sci_stimulus_triggers_a_spasm_that_ends(outcomes):
     for o in outcomes["sci_spasm"]:
         assert o["at_rest"] == 0          # no spontaneous firing: the spasm is evoked
