@@ -81,10 +81,13 @@ def validate(config: str, overrides: tuple[str, ...]) -> None:
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help=SET_HELP)
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the table (one row per neuron) as CSV.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Also draw the properties against node id, published ranges shaded "
+                   "(.png).")
 @click.option("--ramp/--no-ramp", default=True, show_default=True,
               help="Measure recruitment hysteresis on a triangular current ramp.")
 def cells(config: str, population: str, neurons: str | None, overrides: tuple[str, ...],
-          csv_path: str | None, ramp: bool) -> None:
+          csv_path: str | None, plot_path: str | None, ramp: bool) -> None:
     """Measure intrinsic properties of a population's neurons (current clamp, no
     synapses): rheobase, input resistance, time constant, AHP, ramp hysteresis; and
     compare them with published rat motoneuron ranges."""
@@ -111,6 +114,10 @@ def cells(config: str, population: str, neurons: str | None, overrides: tuple[st
     if csv_path:
         props.to_csv(csv_path)
         click.echo(f"wrote {csv_path}")
+    if plot_path:
+        from .plot import plot_cells
+
+        click.echo(f"wrote {plot_cells(props, plot_path, RAT_MG_RANGES, f'{population} of {config}')}")
 
 
 @main.command()

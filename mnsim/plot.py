@@ -99,3 +99,47 @@ def plot_run(result: Result, path: str | os.PathLike, max_neurons_per_pop: int =
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+#: Panels of plot_cells: (column, label) in drawing order.
+CELL_PANELS = (("rheobase_nA", "rheobase (nA)"),
+               ("input_resistance_MOhm", "input resistance (MΩ)"),
+               ("ahp_amplitude_mV", "AHP depth (mV)"),
+               ("ahp_duration_ms", "AHP duration (ms)"),
+               ("membrane_tau_ms", "membrane τ (ms)"),
+               ("ramp_hysteresis_nA", "ramp hysteresis (nA)"))
+
+
+def plot_cells(props, path: str | os.PathLike, ranges: dict | None = None,
+               title: str | None = None) -> Path:
+    """Measured intrinsic properties (``mnsim.cells.intrinsic_properties``) against the
+    node id, one panel per property, with a published range (``ranges``) shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [(k, label) for k, label in CELL_PANELS if k in props]
+    ncol = 3
+    nrow = -(-len(panels) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.4 * ncol, 2.6 * nrow), squeeze=False)
+    x = props.index.to_numpy()
+    for ax, (key, label) in zip(axes.flat, panels):
+        if ranges and key in ranges:
+            lo, hi = ranges[key]
+            ax.axhspan(lo, hi, color="0.88", lw=0, label="published range")
+        ax.plot(x, props[key].to_numpy(), "o-", ms=2.5, lw=1, color="C0")
+        ax.set_ylabel(label)
+        ax.set_xlabel("node id (smallest unit first)")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    if ranges:
+        axes.flat[0].legend(frameon=False, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

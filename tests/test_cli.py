@@ -86,8 +86,10 @@ def test_cells_measures_a_pool_and_compares_it_with_published_ranges(tmp_path):
     runner = CliRunner()
     csv = tmp_path / "mn.csv"
     r = runner.invoke(main, ["cells", str(ROOT / "configs" / "healthy.toml"), "-p", "mn",
-                             "--neurons", "0,99", "--no-ramp", "--csv", str(csv)])
+                             "--neurons", "0,99", "--no-ramp", "--csv", str(csv),
+                             "--plot", str(tmp_path / "mn.png")])
     assert r.exit_code == 0, r.output
+    assert (tmp_path / "mn.png").stat().st_size > 10_000
     assert "rheobase_nA" in r.output and "published_high" in r.output
     import pandas as pd
 
