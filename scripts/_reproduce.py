@@ -9,7 +9,9 @@ For configs/<name>.toml and each seed it writes
 - results/<name>/summary.json           mean, sd, min and max of each metric over seeds,
                                         the seeds, overrides and metric definitions;
 - results/<name>/<name>.png             raster and force/EMG of the first seed, with
-                                        the measured reflex duration of every seed.
+                                        the measured reflex duration of every seed
+                                        (copied to docs/figures/gallery_<name>.png
+                                        when written to the default folder).
 
 The metrics are mnsim.analysis's "reflex", "response" and "rates" (see docs/model.md,
 section "Analysis metrics").
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -143,7 +146,11 @@ def reproduce(name: str, seeds: list[int], out_dir: str | Path | None = None,
                "metrics": summarise(df),
                "definitions": {n: METRICS[n][1] for n in METRIC_NAMES}}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    figure(name, df, out, out / f"{name}.png")
+    path = figure(name, df, out, out / f"{name}.png")
+    if out_dir is None or Path(out_dir).resolve() == (ROOT / "results" / name).resolve():
+        gallery = ROOT / "docs" / "figures" / f"gallery_{name}.png"
+        gallery.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, gallery)  # the README gallery shows the default run
     return df, summary
 
 
@@ -156,7 +163,8 @@ HEADLINE = {f"reflex_duration_ms.{MUSCLE}": "reflex duration (ms)",
             "late_rate_Hz.rc": "Renshaw rate 1-2 s after the stimulus (Hz)"}
 
 
-def main(name: str, doc: str | None = None) -> None:
+def main(name: str, doc: str | None = None) -> tuple[Path, list[str]]:
+    """Command line of a reproduction script; returns the output folder and overrides."""
     ap = argparse.ArgumentParser(description=(doc or __doc__).strip().splitlines()[0])
     ap.add_argument("--seeds", type=int, default=5, help="seeds 1..N [5]")
     ap.add_argument("--out", type=Path, default=None,
@@ -174,3 +182,4 @@ def main(name: str, doc: str | None = None) -> None:
                   f"{(np.nanstd(v, ddof=1) if v.size > 1 else 0.0):7.2f}   "
                   f"[{', '.join(f'{x:.4g}' for x in v)}]")
     print(f"wrote {out}/: {len(df)} run files, metrics.csv, summary.json, {name}.png")
+    return out, list(args.overrides)
