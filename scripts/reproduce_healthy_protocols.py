@@ -253,7 +253,6 @@ def figure(df: pd.DataFrame, pairs: pd.DataFrame, out: Path) -> Path:
     return path
 
 
-
 def summarise(df: pd.DataFrame) -> dict:
     num = df.drop(columns=["config", "seed", "file"])
     out = {}
