@@ -18,6 +18,7 @@ from ._cache import kernel_cache
 with kernel_cache():  # every module with compiled kernels, decorated here (see _cache)
     from . import _numerics, _synapses, axons, engine, muscle  # noqa: F401
 
+from . import analysis, cells  # noqa: F401  (mnsim.analysis, mnsim.cells after import mnsim)
 from .api import open_run as open  # noqa: A001  (mnsim.open mirrors xarray.open_dataset)
 from .api import simulate
 from .config import Config, ConfigError, load_config

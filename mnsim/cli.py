@@ -100,7 +100,7 @@ def cells(config: str, population: str, neurons: str | None, overrides: tuple[st
         ids = None if neurons is None else [int(x) for x in neurons.split(",") if x]
         props = intrinsic_properties(cfg, population, neurons=ids, ramp=ramp)
     except (KeyError, ValueError) as exc:
-        click.echo(f"{config}: {exc}", err=True)
+        click.echo(f"{config}: {exc.args[0] if exc.args else exc}", err=True)
         sys.exit(2)
     shown = props if len(props) <= 12 else props.iloc[
         sorted(set(np.linspace(0, len(props) - 1, 11).round().astype(int)))]

@@ -11,7 +11,8 @@ For configs/<name>.toml and each seed it writes
 - results/<name>/<name>.png             raster and force/EMG of the first seed, with
                                         the measured reflex duration of every seed
                                         (copied to docs/figures/gallery_<name>.png
-                                        when written to the default folder).
+                                        when written to the default folder without
+                                        overrides).
 
 The metrics are mnsim.analysis's "reflex", "response" and "rates" (see docs/model.md,
 section "Analysis metrics").
@@ -147,7 +148,9 @@ def reproduce(name: str, seeds: list[int], out_dir: str | Path | None = None,
                "definitions": {n: METRICS[n][1] for n in METRIC_NAMES}}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     path = figure(name, df, out, out / f"{name}.png")
-    if out_dir is None or Path(out_dir).resolve() == (ROOT / "results" / name).resolve():
+    default_run = not overrides and (
+        out_dir is None or Path(out_dir).resolve() == (ROOT / "results" / name).resolve())
+    if default_run:
         gallery = ROOT / "docs" / "figures" / f"gallery_{name}.png"
         gallery.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, gallery)  # the README gallery shows the default run

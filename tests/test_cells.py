@@ -66,9 +66,36 @@ def test_ahp_matches_an_independent_ode_solution():
 def test_ramp_hysteresis_shows_a_pic_and_not_a_plain_cell():
     lif = cells.intrinsic_properties(cfg_of(LIF), "a", ramp_ms=2000.0)
     assert abs(lif.ramp_hysteresis_nA[0]) < 0.05 * lif.recruitment_current_nA[0]
-    pic = cells.intrinsic_properties(cfg_of({**PIC_CELL, "size": 1}), "a", ramp_ms=2000.0)
-    assert pic.ramp_hysteresis_nA[0] > 0.2 * pic.recruitment_current_nA[0]
-    assert pic.derecruitment_current_nA[0] < pic.recruitment_current_nA[0]
+    assert not lif.sustained_after_ramp[0]
+    # a partly bistable cell: derecruited below its recruitment current, at > 0 nA
+    part = cells.intrinsic_properties(cfg_of({**PIC_CELL, "pic_gain": 0.5}), "a")
+    assert 0.0 < part.derecruitment_current_nA[0] < 0.6 * part.recruitment_current_nA[0]
+    assert part.ramp_hysteresis_nA[0] > 0.4 * part.recruitment_current_nA[0]
+    assert not part.sustained_after_ramp[0]
+    # fully bistable: the plateau outlasts the ramp, so there is no derecruitment current
+    full = cells.intrinsic_properties(cfg_of(PIC_CELL), "a")
+    assert full.sustained_after_ramp[0]
+    assert np.isnan(full.derecruitment_current_nA[0])
+    assert 0.0 < full.recruitment_current_nA[0] < part.recruitment_current_nA[0]
+
+
+def test_the_cells_own_bias_current_counts_and_a_cell_firing_at_rest_is_flagged():
+    biased = cells.intrinsic_properties(cfg_of({**LIF, "bias_current_nA": 0.05}), "a",
+                                        tolerance_nA=1e-3, ramp=False)
+    # the bias holds rest 5 mV up, so the step has 15 mV to go: I R (1 - exp(-T/tau))
+    assert biased.resting_potential_mV[0] == pytest.approx(-65.0, abs=0.01)
+    assert biased.rheobase_nA[0] == pytest.approx(0.15 / (1 - math.exp(-2.5)), abs=1.5e-3)
+    firing = cells.intrinsic_properties(cfg_of({**LIF, "bias_current_nA": 0.5}), "a")
+    row = firing.iloc[0]
+    assert np.isnan(row.rheobase_nA) and np.isnan(row.input_resistance_MOhm)
+    assert np.isnan(row.resting_potential_mV) and np.isnan(row.recruitment_current_nA)
+
+
+def test_steps_start_from_rest_whatever_the_initial_state():
+    cell = {**LIF, "v_init_mV": -55.0, "g_exc_init_nS": 50.0}
+    props = cells.intrinsic_properties(cfg_of(cell), "a", tolerance_nA=1e-3, ramp=False)
+    expected_nA = 0.2 / (1 - math.exp(-50.0 / TAU_ms))
+    assert props.rheobase_nA[0] == pytest.approx(expected_nA, abs=1.5e-3)
 
 
 def test_each_copy_keeps_its_own_parameters_and_subsets_keep_node_ids():
@@ -106,6 +133,10 @@ def test_bad_requests_are_refused():
         cells.intrinsic_properties(cfg, "b")
     with pytest.raises(ValueError, match="node ids"):
         cells.intrinsic_properties(cfg, "a", neurons=[1])
+    with pytest.raises(ValueError, match="more than once"):
+        cells.intrinsic_properties(cfg_of(LIF, size=2), "a", neurons=[1, 1])
+    with pytest.raises(ValueError, match="must be > 0"):
+        cells.intrinsic_properties(cfg, "a", tolerance_nA=0.0)
 
 
 def test_healthy_pool_lies_in_the_published_rat_mg_ranges():
