@@ -3,21 +3,22 @@
 
     .venv/bin/python scripts/spasm_excitation_mechanism.py [--seeds 3]
 
-Finding: with high PIC gain and impaired inhibition, raising interneuron -> motoneuron
-excitation (ex_mn 6 -> 16 nS) leaves fewer motoneurons in a self-sustained PIC plateau
-(about 24 -> 5 of 100 still firing 0.5 s after the train), and the cause is the
-motoneurons' own afterhyperpolarisation. The stronger drive doubles the spikes each
-recruited unit fires during the ~30-ms burst, so the AHP conductance at the end of the
-burst doubles and pulls the membrane out of the few millivolts below threshold in which
-the PIC must build up once the burst is over: halving the AHP cuts the shortening from
-0.75 to 0.17 s, and removing it cuts the loss of plateau units from ~80 % to ~20 % (part
-of the rest is the integrate-and-fire reset, -67 mV held through the refractory period,
-during which the PIC activation decays). Inhibition is not the cause: inh_in fire the
-same spikes (motoneurons do not drive them), Renshaw cells fire more only during the
-burst, and with all synaptic inhibition of the motoneurons removed strong excitation
-still shortens the spasm (by ~0.5 s). Nor is faster PIC inactivation (h is higher with
-strong excitation, and plateau units are still lost with inactivation frozen) or the
-EMG metric (a duration from the spikes alone agrees).
+Finding (5 seeds): with high PIC gain and impaired inhibition, raising interneuron ->
+motoneuron excitation (ex_mn 6 -> 16 nS) leaves fewer motoneurons in a self-sustained
+PIC plateau (almost none of them still fire 0.5 s after the train), and the spasm is
+about 1 s shorter. The cause is the motoneurons' own afterhyperpolarisation. The
+stronger drive doubles the spikes each recruited unit fires during the ~30-ms burst, so
+the AHP conductance at the end of the burst doubles and pulls the membrane out of the
+few millivolts below threshold in which the PIC must build up once the burst is over:
+halving the AHP cuts the shortening from 1.0 to 0.13 s, and removing it cuts the loss
+of plateau units from ~99 % to ~20 % (part of the rest is the integrate-and-fire reset,
+-67 mV held through the refractory period, during which the PIC activation decays).
+Inhibition is not the cause: inh_in fire the same spikes (motoneurons do not drive
+them), Renshaw cells fire more only during the burst, and with all synaptic inhibition
+of the motoneurons removed strong excitation still shortens the spasm (by ~0.65 s). Nor
+is faster PIC inactivation (h is higher with strong excitation, and plateau units are
+still lost with inactivation frozen) or the EMG metric (a duration from the spikes
+alone agrees).
 
 Each condition starts from configs/healthy.toml with the PIC and inhibition factors of
 configs/sci_spasm.toml (as factorial_sci.py builds them), at ex_mn 6 nS ("normal") and

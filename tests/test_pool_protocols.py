@@ -35,7 +35,7 @@ def ramps():
             "no_pic": {s: triangle(s, "populations.mn.pic_gain=0") for s in KNOB_SEEDS},
             "raised_pic": {s: triangle(s, "populations.mn.pic_gain=1.0")
                            for s in KNOB_SEEDS},
-            # PIC half-inactivation 2.5 mV lower than healthy.toml's -59.5 mV
+            # PIC half-inactivation 3 mV lower than healthy.toml's -59 mV
             "inactivation_62": {s: triangle(s, "populations.mn.pic_inactivation_half_mV"
                                                "=-62") for s in KNOB_SEEDS}}
 
@@ -76,8 +76,9 @@ def test_delta_f_needs_the_pic_and_grows_with_it(ramps):
 
 
 def test_pic_half_inactivation_at_minus_62_mV_leaves_no_delta_f(ramps):
-    """Why healthy.toml's PIC half-inactivation is -59.5 mV: at -62 mV the PIC
-    inactivates during the ramp and Delta F stays near 0, below the human range."""
+    """Why healthy.toml's PIC half-inactivation is -59 mV: at -62 mV the PIC
+    inactivates during the ramp and Delta F falls below 1 pps (it turns negative, about
+    -6 pps), below the human range."""
     for seed in KNOB_SEEDS:
         per = ramps["inactivation_62"][seed]["delta_f"]
         assert per.mean() < 1.0, (seed, per.mean())
