@@ -439,7 +439,7 @@ class Network:
     record_spikes: np.ndarray | None = None  # (n_nodes + n_axons,) uint8
     traces: list[TraceGroup] = field(default_factory=list)
     axons: Axons | None = None
-    release: dict[str, np.ndarray] = field(default_factory=dict)  # per source node
+    release: dict[str, np.ndarray] = field(default_factory=dict)  # per node
     term_names: list[str] = field(default_factory=list)  # "<population>.terminal"
     term_start: np.ndarray | None = None  # (T+1,) node offsets of axon terminals
 
@@ -644,15 +644,15 @@ def build(cfg: Config) -> Network:
     # -- sources and injected currents ---------------------------------------------
     net.sources = [SourceStream(s, cfg.sources[s], int(src_start[i]), seed, dt)
                    for i, s in enumerate(src_names)]
-    # release at the terminals of each source's fibres (per generator): gain, and the
-    # resource x (1 = rested) with the step of its last use
-    srcs = [cfg.sources[s] for s in src_names]
-    counts = [s.size for s in srcs]
-    gain = np.repeat([s.release_gain for s in srcs], counts).astype(float)
-    use = np.repeat([s.release_depression for s in srcs], counts).astype(float)
+    # release at the terminals of each node (neurons, then the fibres of each source):
+    # gain, and the resource x (1 = rested) with the step of its last use
+    nodes = pops + [cfg.sources[s] for s in src_names]
+    counts = [n.size for n in nodes]
+    gain = np.repeat([n.release_gain for n in nodes], counts).astype(float)
+    use = np.repeat([n.release_depression for n in nodes], counts).astype(float)
     net.release = dict(
         modulated=(gain != 1.0) | (use > 0.0), gain=gain, use=use,  # any: engine path
-        rate_per_step=np.repeat([dt / s.release_recovery_ms for s in srcs],
+        rate_per_step=np.repeat([dt / n.release_recovery_ms for n in nodes],
                                 counts).astype(float),
         x=np.ones(gain.size), last_step=np.zeros(gain.size, np.int64))
     _mark_uniform(net, pops, sizes, cfg)

@@ -452,7 +452,24 @@ class Axon(_RangedParams):
                                                           "after-discharges")
 
 
-class Population(_RangedParams):
+class _Release(_Strict):
+    """Transmitter release at a node's terminals: every synapse of the node is scaled by
+    ``release_gain`` x its available resource x. Each spike uses a fraction
+    ``release_depression`` of x, which recovers towards 1 with ``release_recovery_ms``
+    (docs/model.md, "Release"). ``release_gain`` < 1 is presynaptic inhibition."""
+
+    release_gain: float = Field(1.0, ge=0, le=10,
+                                description="gain on transmitter release (presynaptic "
+                                            "inhibition < 1)")
+    release_depression: float = Field(0.0, ge=0, lt=1,
+                                      description="fraction of the release resource each "
+                                                  "spike uses (0: no depression)")
+    release_recovery_ms: float = Field(3000.0, gt=0, le=1e6,
+                                       description="recovery time constant of the "
+                                                   "release resource")
+
+
+class Population(_RangedParams, _Release):
     """A population of conductance-based integrate-and-fire neurons.
 
     Membrane equation (units pF, mV, nS, pA)::
@@ -465,6 +482,10 @@ class Population(_RangedParams):
 
     A spike is emitted when V crosses threshold; V is then held at reset for the refractory
     period and g_ahp jumps by ``ahp_increment_nS``. See ``docs/model.md``.
+
+    ``release_gain``, ``release_depression`` and ``release_recovery_ms`` act on every
+    synapse the population's neurons make (short-term depression per presynaptic
+    neuron, presynaptic inhibition), as on a source's fibres.
     """
 
     size: int = Field(ge=1, le=10_000_000, description="number of neurons")
@@ -511,22 +532,12 @@ class Population(_RangedParams):
                                                 "only)")
 
 
-class _Afferent(_Strict):
+class _Afferent(_Release):
     """Transmitter release at the terminals of a source's fibres (afferents): every
     synapse of a generator is scaled by ``release_gain`` x its available resource x.
     Each spike uses a fraction ``release_depression`` of x, which recovers towards 1
     with ``release_recovery_ms`` (homosynaptic post-activation depression; Hultborn et
     al. 1996). ``release_gain`` < 1 is presynaptic inhibition."""
-
-    release_gain: float = Field(1.0, ge=0, le=10,
-                                description="gain on transmitter release (presynaptic "
-                                            "inhibition < 1)")
-    release_depression: float = Field(0.0, ge=0, lt=1,
-                                      description="fraction of the release resource each "
-                                                  "spike uses (0: no depression)")
-    release_recovery_ms: float = Field(3000.0, gt=0, le=1e6,
-                                       description="recovery time constant of the "
-                                                   "release resource")
 
 
 class PoissonSource(_Afferent):
@@ -1077,6 +1088,12 @@ def _check_references(cfg: Config) -> list[tuple[str, Any, str]]:
                 problems.append((f"populations.{name}.{key}", _MISSING,
                                  f"{len(v.values)} values for {pop.size} neurons (size); "
                                  f"give exactly one per neuron"))
+    for name, pop in cfg.populations.items():
+        if pop.axon is not None and (pop.release_gain != 1.0 or pop.release_depression > 0):
+            problems.append((f"populations.{name}.release_depression", _MISSING,
+                             "release gain and depression act on a population's synapses "
+                             "at the soma; a population with an axon cannot have them yet "
+                             "(its collaterals are reached along the axon)"))
     for name in set(cfg.populations) & set(cfg.sources):
         problems.append((f"sources.{name}", _MISSING,
                          f"name '{name}' is already a population; names must be unique"))

@@ -168,7 +168,7 @@ def _sample(k, st, tr_ids, tr_var, tr_ptr, tr_interval, tr_buf, tr_offset, tr_ro
 
 @njit(**NJIT)
 def _release(rel, j, k):
-    """Scale of source node ``j``'s spike at step ``k``: release gain x the resource x,
+    """Scale of node ``j``'s spike at step ``k``: release gain x the resource x,
     which has recovered towards 1 since its last use and is then depleted by the
     fraction ``use`` (x_n = 1 - (1 - x_{n-1}(1 - u)) exp(-dt_n / tau))."""
     gain, use, rate_per_step, x, last_step = rel
@@ -189,7 +189,7 @@ def advance(k0, k1, nrn, pops, st, exc, inh, ring_exc, ring_inh, events, ev_ptr,
     would overflow first), the next unread source event, and the spikes recorded.
 
     ``ax`` and ``rel`` are both None for a network without motor axons and without
-    afferent release gain or depression: numba then compiles a version without that
+    release gain or depression at any node: numba then compiles a version without that
     code (``is None`` is decided at compile time), because those calls, even never
     taken, slow the time loop by 15 %. Otherwise both are given (either may be idle).
     """
@@ -230,7 +230,7 @@ def advance(k0, k1, nrn, pops, st, exc, inh, ring_exc, ring_inh, events, ev_ptr,
                 _deposit(node, k, exc[0], exc[1], exc[2], exc[3], ring_exc, g_exc)
                 _deposit(node, k, inh[0], inh[1], inh[2], inh[3], ring_inh, g_inh)
             else:  # presynaptic gain or depression at some fibres' terminals
-                scale = _release(rel, node - n_neurons, k)
+                scale = _release(rel, node, k)
                 _deposit_scaled(node, k, exc[0], exc[1], exc[2], exc[3], ring_exc, g_exc,
                                 scale)
                 _deposit_scaled(node, k, inh[0], inh[1], inh[2], inh[3], ring_inh, g_inh,
@@ -281,9 +281,12 @@ def advance(k0, k1, nrn, pops, st, exc, inh, ring_exc, ring_inh, events, ev_ptr,
                 if ax is None:
                     _deposit(i, k + 1, exc[0], exc[1], exc[2], exc[3], ring_exc, g_exc)
                     _deposit(i, k + 1, inh[0], inh[1], inh[2], inh[3], ring_inh, g_inh)
-                elif axon_of[i] < 0:
-                    _deposit(i, k + 1, exc[0], exc[1], exc[2], exc[3], ring_exc, g_exc)
-                    _deposit(i, k + 1, inh[0], inh[1], inh[2], inh[3], ring_inh, g_inh)
+                elif axon_of[i] < 0:  # (neurons with an axon have no release keys)
+                    scale = _release(rel, i, k + 1)
+                    _deposit_scaled(i, k + 1, exc[0], exc[1], exc[2], exc[3], ring_exc,
+                                    g_exc, scale)
+                    _deposit_scaled(i, k + 1, inh[0], inh[1], inh[2], inh[3], ring_inh,
+                                    g_inh, scale)
     return k1, ev_ptr, n_spk
 
 
@@ -326,7 +329,7 @@ def run(net: Network, writer: Writer, progress: Callable[[float], None] | None =
     """
     t_start = time.perf_counter()
     nrn, pops, st, exc, inh = _kernel_args(net)
-    # motor axons and afferent release share one specialisation of the time loop (two
+    # motor axons and release modulation share one specialisation of the time loop (two
     # in all: fewer to compile), in which either may be idle
     r = net.release
     extended = net.axons.n > 0 or bool(r["modulated"].any())
