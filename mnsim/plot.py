@@ -93,12 +93,7 @@ def plot_run(result: Result, path: str | os.PathLike, max_neurons_per_pop: int =
         a.set_ylabel(f"{name}\nforce (mN)", fontsize=8)
     axes[-1, 0].set_xlabel("time (ms)")
     axes[-1, 0].set_xlim(t_start_ms, t1)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=120)
 
 
 #: Panels of plot_cells: (column, label) in drawing order.
@@ -137,9 +132,16 @@ def plot_cells(props, path: str | os.PathLike, ranges: dict | None = None,
         axes.flat[0].legend(frameon=False, fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
+    return _save(fig, path, dpi=110)
+
+
+def _save(fig, path: str | os.PathLike, dpi: int) -> Path:
+    """Lay out, write (creating the folder) and close a figure."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
