@@ -129,7 +129,7 @@ def intrinsic_properties(config: Config | str | os.PathLike, population: str, *,
     out = bench.passive(test_current_nA)
     rest = out["resting_potential_mV"].to_numpy()
     quiet = ~out.pop("fires_at_rest").to_numpy()
-    bench.par["v_init_mV"] = np.where(quiet, rest, par["leak_reversal_mV"])
+    bench.start_from(np.where(quiet, rest, par["leak_reversal_mV"]))
     out.insert(0, "rheobase_nA", bench.rheobase(rheobase_pulse_ms, tolerance_nA, quiet))
     out = out.join(bench.ahp(rest, quiet))
     if ramp:
@@ -174,13 +174,12 @@ class _Bench:
 
     def __init__(self, cfg: Config, population: str, ids: np.ndarray,
                  par: dict[str, np.ndarray], gain: float, dt_ms: float):
-        self.cfg, self.population, self.par, self.dt_ms = cfg, population, par, dt_ms
-        self.ids = ids
+        self.cfg, self.population, self.ids, self.dt_ms = cfg, population, ids, dt_ms
         self.n = par["threshold_mV"].size
         par = dict(par)
         for key in ("g_exc_init_nS", "g_inh_init_nS"):  # an isolated cell: no synapses
             par[key] = np.zeros(self.n)
-        par["v_init_mV"] = par["leak_reversal_mV"].copy()
+        par["v_init_mV"] = par["leak_reversal_mV"].copy()  # until start_from
         self.par = par
         # settling time before a measurement: 10 membrane time constants, >= 100 ms
         self.rest_ms = max(_REST_ms, 10.0 * float(np.max(par["capacitance_pF"]
@@ -191,6 +190,11 @@ class _Bench:
             base.pop(key, None)
         base["pic_gain"] = gain
         self.base = base
+
+    def start_from(self, v_mV: np.ndarray) -> None:
+        """Start every later protocol from these membrane potentials (the settled rest);
+        PIC activation and inactivation start at their steady state there."""
+        self.par["v_init_mV"] = np.asarray(v_mV, float)
 
     def _population(self, reps: int, **override: np.ndarray) -> dict:
         """The neurons, each repeated ``reps`` times in a row (copy j of neuron i is
