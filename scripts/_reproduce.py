@@ -135,6 +135,20 @@ def _to_palette(path: Path, colors: int = 64) -> None:
     small.save(path, optimize=True)
 
 
+def save_with_gallery_copy(fig, path: Path, dpi: int, gallery: Path,
+                           gallery_dpi: int) -> Path:
+    """Write a figure to ``path`` and a smaller palette copy to ``gallery`` (the README
+    gallery in docs/figures/), then close it."""
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    gallery.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(gallery, dpi=gallery_dpi, bbox_inches="tight")
+    plt.close(fig)
+    _to_palette(gallery)
+    return path
+
+
 def reproduce(name: str, seeds: list[int], out_dir: str | Path | None = None,
               overrides: list[str] | tuple[str, ...] = (), progress: bool = True
               ) -> tuple[pd.DataFrame, dict]:

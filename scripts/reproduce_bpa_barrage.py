@@ -29,7 +29,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 import mnsim
-from _reproduce import _to_palette
+from _reproduce import save_with_gallery_copy
 from mnsim.analysis import compute_metrics, twitches, write_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,13 +151,7 @@ def figure(df: pd.DataFrame, out: Path, tones: list[float]) -> Path:
     ax.tick_params(labelsize=7)
     fig.suptitle("Partial brachial plexus avulsion: ectopic barrage from damaged dorsal "
                  "roots, over emotional tone", fontsize=10)
-    path = out / "bpa_barrage.png"
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    FIGURE.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(FIGURE, dpi=80, bbox_inches="tight")
-    plt.close(fig)
-    _to_palette(FIGURE)
-    return path
+    return save_with_gallery_copy(fig, out / "bpa_barrage.png", 120, FIGURE, 80)
 
 
 def main() -> None:

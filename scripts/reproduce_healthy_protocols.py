@@ -41,7 +41,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 import mnsim
-from _reproduce import _to_palette
+from _reproduce import save_with_gallery_copy
 from mnsim.analysis import (compute_metrics, delta_f_pairs, psth, psth_response,
                             recruitment_order, recruitment_thresholds, smoothed_rate,
                             steady_isi_cv, stimulus_times_ms, write_metrics)
@@ -244,13 +244,7 @@ def figure(df: pd.DataFrame, pairs: pd.DataFrame, out: Path) -> Path:
     ax.tick_params(labelsize=7)
     fig.suptitle("Healthy motor pool: ramp contraction (ΔF, recruitment), steady "
                  "discharge, reciprocal Ia inhibition", fontsize=10)
-    path = out / "healthy_protocols.png"
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    FIGURE.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(FIGURE, dpi=75, bbox_inches="tight")
-    plt.close(fig)
-    _to_palette(FIGURE)
-    return path
+    return save_with_gallery_copy(fig, out / "healthy_protocols.png", 110, FIGURE, 75)
 
 
 def summarise(df: pd.DataFrame) -> dict:
